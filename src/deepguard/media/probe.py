@@ -40,16 +40,16 @@ class ProbeResult:
     """Short container name: ``jpeg``, ``png``, ``isobmff``, ``matroska`` ..."""
 
 
-_FTYP_IMAGE = {
+_FTYP_IMAGE = {  # in order of specificity
     b"heic": "image/heic",
     b"heix": "image/heic",
     b"heim": "image/heic",
     b"heis": "image/heic",
     b"hevc": "image/heic",
-    b"mif1": "image/heif",
-    b"msf1": "image/heif",
     b"avif": "image/avif",
     b"avis": "image/avif",
+    b"mif1": "image/heif",
+    b"msf1": "image/heif",
 }
 _FTYP_AUDIO = {b"M4A ": "audio/mp4", b"M4B ": "audio/mp4", b"F4A ": "audio/mp4"}
 _FTYP_QT = {b"qt  "}
@@ -63,10 +63,11 @@ def _sniff_isobmff(head: bytes) -> ProbeResult | None:
     brands = [major]
     end = min(len(head), size if 16 <= size <= 4096 else 16)
     brands += [head[i : i + 4] for i in range(16, end - 3, 4)]
-    for brand in brands:
-        if brand in _FTYP_IMAGE:
-            # An avif/heif with an image sequence is still an image for us.
-            return ProbeResult(MediaKind.IMAGE, _FTYP_IMAGE[brand], "isobmff")
+    # The most specific brand wins (a HEIC file often has major brand mif1);
+    # an AVIF/HEIF image sequence is still an image for us.
+    for brand, mime in _FTYP_IMAGE.items():
+        if brand in brands:
+            return ProbeResult(MediaKind.IMAGE, mime, "isobmff")
     if major in _FTYP_AUDIO:
         return ProbeResult(MediaKind.AUDIO, _FTYP_AUDIO[major], "isobmff")
     if major in _FTYP_QT:

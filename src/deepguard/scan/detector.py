@@ -9,10 +9,13 @@ never modifies the file.
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from deepguard.media.item import MediaItem
 from deepguard.scan.finding import Finding
+
+if TYPE_CHECKING:
+    from deepguard.config import Settings
 
 __all__ = ["Detector"]
 
@@ -27,6 +30,11 @@ class Detector(abc.ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     metadata_only: ClassVar[bool] = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the detector from configuration; override to read settings."""
+        return cls()
 
     @abc.abstractmethod
     def supports(self, item: MediaItem) -> bool:

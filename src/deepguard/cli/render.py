@@ -1,0 +1,62 @@
+"""Rich renderings shared by commands: verdict badges and result tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+from rich.text import Text
+
+from deepguard.scan.result import ScanResult
+
+__all__ = ["human_size", "label_text", "results_table"]
+
+_LABEL_STYLE = {
+    "1": ("1 AI-generated", "bold white on red"),
+    "2": ("2 possibly AI", "black on yellow"),
+    "3": ("3 suspected AI", "black on dark_orange"),
+}
+
+
+def label_text(label: str | None) -> Text:
+    """A coloured badge for an Art. 6 label (or its absence)."""
+    text, style = _LABEL_STYLE.get(label or "", ("none", "dim"))
+    return Text(f" {text} ", style=style)
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def results_table(results: Sequence[ScanResult], *, title: str | None = None) -> Table:
+    """One row per file: kind, label, findings and the first reason or error."""
+    table = Table(title=title, show_lines=False, expand=False)
+    table.add_column("file", overflow="fold", max_width=48)
+    table.add_column("kind")
+    table.add_column("size", justify="right")
+    table.add_column("label")
+    table.add_column("findings", justify="right")
+    table.add_column("why", overflow="fold", max_width=70)
+    for r in results:
+        if r.errors:
+            why = Text(r.errors[0].message, style="red")
+        elif r.verdict.reasons:
+            why = Text(r.verdict.reasons[-1] if len(r.verdict.reasons) > 1 and r.verdict.aigc_label == "3" else r.verdict.reasons[0])
+        else:
+            why = Text("")
+        table.add_row(
+            r.file.path,
+            r.file.kind or "?",
+            human_size(r.file.size),
+            label_text(r.verdict.aigc_label),
+            str(len(r.findings)),
+            why,
+        )
+    return table

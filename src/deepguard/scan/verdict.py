@@ -1,0 +1,103 @@
+"""Verdict policy v1: from findings to the Art. 6 label class.
+
+This is the one place where evidence turns into a decision, so that a platform
+can review, document and change its rules without touching any detector.
+
+The rules (Measures for Labeling AI-Generated Synthetic Content, Art. 6):
+
+* ``"1"`` (AI-generated): an implicit AIGC label in the file metadata declares
+  it (its own ``Label`` value is kept when it says 2 or 3), or a C2PA manifest
+  that validates, or IPTC XMP ``DigitalSourceType``, says the content was made
+  by a trained algorithm.
+* ``"3"`` (suspected AI-generated): no such label, but traces of generation:
+  generator parameters in PNG text chunks, a known generator named in EXIF, XMP
+  or container tags, a synthetic source type, a C2PA AI claim that does not
+  validate, an AIGC field that cannot be parsed.
+* ``None``: nothing indicates AI generation.
+
+``"2"`` (possibly AI-generated) comes only from the uploader's declaration,
+which a file scan cannot see; the propagation step adds it.
+
+Each finding kind has one role here. Kinds this table does not know are
+informational and never change a verdict, so a new detector cannot silently
+change decisions until its kinds are added to the policy.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from deepguard.scan.finding import AigcLabel, Finding, Verdict
+
+__all__ = ["POLICY_VERSION", "Role", "decide", "role_of"]
+
+POLICY_VERSION = "v1"
+
+
+class Role(enum.Enum):
+    LABEL = "label"  # declares AI generation; decides "1" (or its own label)
+    TRACE = "trace"  # reveals generation without a label; "3"
+    INFO = "info"  # context only
+
+
+_AI_LABEL_VALUES: frozenset[str] = frozenset({"1", "2", "3"})
+_VALID_C2PA = frozenset({"Valid", "Trusted"})
+
+_TRACE_KINDS: frozenset[str] = frozenset(
+    {
+        "png.sd_parameters",
+        "png.comfyui_prompt",
+        "png.comfyui_workflow",
+        "png.generator_text",
+        "generator.name",
+        "c2pa.synthetic_source",
+        "xmp.ai_field",
+    }
+)
+
+
+def role_of(finding: Finding) -> Role:
+    """The role a finding plays in the verdict."""
+    kind, details = finding.kind, finding.details
+    if kind == "aigc.raw":
+        return Role.LABEL if details.get("label") in _AI_LABEL_VALUES else Role.TRACE
+    if kind == "c2pa.ai_source":
+        return Role.LABEL if details.get("validation_state") in _VALID_C2PA else Role.TRACE
+    if kind == "xmp.digital_source_type":
+        if details.get("ai_generated"):
+            return Role.LABEL
+        return Role.TRACE if details.get("synthetic") else Role.INFO
+    if kind in _TRACE_KINDS:
+        return Role.TRACE
+    return Role.INFO
+
+
+def _reason(finding: Finding) -> str:
+    field = finding.details.get("field") or finding.details.get("keyword")
+    where = f" [{field}]" if field else ""
+    return f"{finding.kind}{where}: {finding.summary}"
+
+
+def decide(findings: Iterable[Finding]) -> Verdict:
+    """Apply policy v1 to the findings of one item."""
+    labels: list[tuple[AigcLabel, Finding]] = []
+    traces: list[Finding] = []
+    for finding in findings:
+        role = role_of(finding)
+        if role is Role.LABEL:
+            declared = finding.details.get("label") if finding.kind == "aigc.raw" else "1"
+            labels.append((declared if declared in _AI_LABEL_VALUES else "1", finding))  # type: ignore[arg-type]
+        elif role is Role.TRACE:
+            traces.append(finding)
+    if labels:
+        # The strongest claim wins: "1" over "2" over "3".
+        chosen = min(label for label, _ in labels)
+        reasons = [_reason(f) for label, f in labels if label == chosen]
+        reasons += [_reason(f) for f in traces]
+        return Verdict(aigc_label=chosen, reasons=tuple(reasons), policy=POLICY_VERSION)
+    if traces:
+        reasons = ["AI-generation traces without an implicit label"]
+        reasons += [_reason(f) for f in traces]
+        return Verdict(aigc_label="3", reasons=tuple(reasons), policy=POLICY_VERSION)
+    return Verdict(aigc_label=None, reasons=(), policy=POLICY_VERSION)

@@ -1,0 +1,109 @@
+"""Real test media, generated with Pillow, PyAV and NumPy.
+
+Shared by every test module so that each format is produced one way only.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+
+
+def gradient(width: int = 64, height: int = 48, seed: int = 0) -> Image.Image:
+    """A smooth, slightly noisy RGB image: compresses like a photo."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack(
+        [x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 256], axis=-1
+    ).astype(np.int16)
+    rgb += rng.integers(-8, 9, size=rgb.shape, dtype=np.int16)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+
+
+def write_image(path: Path, fmt: str, *, size: tuple[int, int] = (64, 48), seed: int = 0, **save: object) -> Path:
+    gradient(*size, seed=seed).save(path, fmt, **save)
+    return path
+
+
+def image_bytes(fmt: str, *, size: tuple[int, int] = (64, 48), seed: int = 0) -> bytes:
+    buf = io.BytesIO()
+    gradient(*size, seed=seed).save(buf, fmt)
+    return buf.getvalue()
+
+
+def write_video(
+    path: Path,
+    *,
+    seconds: float = 1.0,
+    fps: int = 10,
+    size: tuple[int, int] = (64, 48),
+    fmt: str | None = None,
+    codec: str = "libx264",
+    audio: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """An H.264 video (with AAC audio) whose frames change over time."""
+    with av.open(str(path), "w", format=fmt) as out:
+        for key, value in (metadata or {}).items():
+            out.metadata[key] = value
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height = size
+        vs.pix_fmt = "yuv420p"
+        as_ = out.add_stream("aac", rate=16000) if audio else None
+        frames = max(1, int(seconds * fps))
+        for i in range(frames):
+            img = np.array(gradient(*size, seed=i))
+            img[:, : (i * size[0]) // frames] = 255
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        if as_ is not None:
+            _encode_tone(out, as_, seconds, 16000)
+    return path
+
+
+def _encode_tone(out: av.container.OutputContainer, stream: av.AudioStream, seconds: float, rate: int) -> None:
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    samples = (0.3 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
+    chunk = 1024
+    for start in range(0, n, chunk):
+        block = samples[start : start + chunk].reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = Fraction(1, rate)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+
+
+def write_audio(path: Path, *, seconds: float = 1.0, rate: int = 16000, codec: str = "pcm_s16le", fmt: str | None = None) -> Path:
+    """A 440 Hz tone in the given codec/container (WAV, MP3, FLAC ...)."""
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        _encode_tone(out, stream, seconds, rate)
+    return path
+
+
+def write_empty_video(path: Path) -> Path:
+    """An MP4 with a video stream and no frames: a 0-second video."""
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=10)
+        vs.width, vs.height = 64, 48
+        vs.pix_fmt = "yuv420p"
+        out.start_encoding()
+    return path
