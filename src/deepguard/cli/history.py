@@ -44,8 +44,8 @@ def history(
             row.kind or "?",
             human_size(row.size),
             label_text(row.aigc_label),
-            str(row.findings),
-            str(row.errors) if row.errors else "",
+            str(row.finding_count),
+            str(row.error_count) if row.error_count else "",
         )
     state.out.print(table)
 

@@ -1,0 +1,311 @@
+"""The SQL store: scan history in SQLite or PostgreSQL through SQLAlchemy.
+
+Why one class for both: the CLI and tests use an SQLite file under the data
+directory, the service uses PostgreSQL, and both must behave the same. Backend
+quirks live in ``_dialect.py``; the schema lives in ``models.py`` and is created
+and upgraded by the Alembic migrations next to it whenever a store is opened.
+
+Every SQLAlchemy or driver error is turned into
+:class:`~deepguard.errors.StorageError` whose one-line message names the
+database (password masked), so callers never see a driver traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from deepguard.errors import Conflict, NotFound, StorageError
+from deepguard.scan.result import ScanResult
+from deepguard.store.interface import (
+    NO_LABEL,
+    IStore,
+    ScanSummary,
+    ambiguous_prefix,
+    as_utc,
+    check_page,
+    no_scan,
+    sha256_query,
+)
+from deepguard.store.sql import _dialect
+from deepguard.store.sql.migrations import alembic_config
+from deepguard.store.sql.models import FindingRow, ScanRow, summary_from_columns
+
+__all__ = ["SqlStore"]
+
+_WRITE = {_dialect.BEGIN_MODE: "IMMEDIATE"}
+
+# Hex digits sort before "g", so [prefix, prefix + "g") holds exactly the
+# digests that start with prefix, and a range scan can use the sha256 index
+# on every backend (LIKE cannot on SQLite, where it ignores case).
+_AFTER_HEX = "g"
+
+
+class SqlStore(IStore):
+    """Scan history in a SQL database; open it with :meth:`SqlStore.open`.
+
+    Each call runs in its own short transaction on a pooled connection, so one
+    store may be shared by threads. The exception is in-memory SQLite
+    (``sqlite://``), which lives on a single connection and is meant for tests
+    and one thread.
+    """
+
+    def __init__(self, engine: Engine, *, url: sa.URL) -> None:
+        """Wrap an engine whose database is already at the current schema.
+
+        Prefer :meth:`open`, which builds the engine and migrates.
+        """
+        self._engine = engine
+        self._name = _dialect.display_url(url)
+        self._closed = False
+        self._driver_error: type[Exception] = getattr(
+            engine.dialect.loaded_dbapi, "Error", sa.exc.DBAPIError
+        )
+
+    @classmethod
+    def open(cls, url: str) -> SqlStore:
+        """Connect to ``url`` and bring its schema up to date.
+
+        Runs ``alembic upgrade head``, so a new database is created (for SQLite,
+        with its directory) and an older one is migrated. Safe to call from
+        several processes at once: on SQLite the upgrade holds the write lock.
+
+        Raises:
+            StorageError: the URL is invalid, the driver is missing, the
+                database cannot be reached or is not a database, or its schema
+                is newer than this version of deepguard knows.
+        """
+        parsed = _dialect.parse_url(url)
+        engine = _dialect.make_engine(parsed)
+        store = cls(engine, url=parsed)
+        try:
+            store._upgrade()
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def save_scan(self, *, result: ScanResult) -> int:
+        """Store one result and return its row id.
+
+        Raises:
+            StorageError: the database failed, the store is closed, or the
+                result holds values that are not JSON.
+        """
+        with self._session(f"store scan of {result.file.path}", write=True) as s:
+            row = ScanRow.from_domain(result)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def save_scans(self, *, results: Sequence[ScanResult]) -> list[int]:
+        """Store many results in one transaction with bulk inserts.
+
+        Scans go in with one multi-row ``INSERT … RETURNING id`` per batch
+        (SQLAlchemy's "insertmanyvalues"), findings with one ``executemany``.
+
+        Raises:
+            StorageError: as for :meth:`save_scan`; nothing was stored.
+        """
+        if not results:
+            self._check_open()
+            return []
+        scan_values = [ScanRow.values_from_domain(r) for r in results]
+        action = f"store {len(results)} scan{'s' if len(results) > 1 else ''}"
+        with self._session(action, write=True) as s:
+            insert_scans = sa.insert(ScanRow).returning(
+                ScanRow.id, sort_by_parameter_order=True
+            )
+            ids = list(s.scalars(insert_scans, scan_values))
+            finding_values = [
+                FindingRow.values_from_domain(finding, scan_id=scan_id)
+                for scan_id, result in zip(ids, results, strict=True)
+                for finding in result.findings
+            ]
+            if finding_values:
+                s.execute(sa.insert(FindingRow), finding_values)
+        return ids
+
+    def get_scan(self, *, sha256: str) -> ScanResult:
+        """The latest scan of the content with this sha256 or unique prefix.
+
+        Raises:
+            NotFound: nothing matches, or ``sha256`` is not a usable prefix.
+            Conflict: the prefix matches scans of more than one file.
+            StorageError: the database failed or the store is closed.
+        """
+        query = sha256_query(sha256)
+        with self._session(f"read scan {query}") as s:
+            digest = query
+            if len(query) < 64:
+                matching = sa.and_(
+                    ScanRow.sha256 >= query, ScanRow.sha256 < query + _AFTER_HEX
+                )
+                files = s.scalars(
+                    sa.select(ScanRow.sha256).where(matching).distinct().limit(2)
+                ).all()
+                if len(files) > 1:
+                    count = s.scalar(
+                        sa.select(sa.func.count(sa.distinct(ScanRow.sha256))).where(
+                            matching
+                        )
+                    )
+                    raise Conflict(ambiguous_prefix(query, count or len(files)))
+                if not files:
+                    raise NotFound(no_scan(query))
+                digest = files[0] or query
+            row = s.scalars(
+                sa.select(ScanRow)
+                .where(ScanRow.sha256 == digest)
+                .order_by(ScanRow.scanned_at.desc(), ScanRow.id.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                raise NotFound(no_scan(query))
+            try:
+                return row.to_domain()
+            except ValueError as exc:
+                msg = f"database {self._name}: scan {row.id} is unreadable: {exc}"
+                raise StorageError(msg) from exc
+
+    def list_scans(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        label: str | None = None,
+        since: dt.datetime | None = None,
+    ) -> list[ScanSummary]:
+        """Summaries newest first, without loading the result documents.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+            StorageError: the database failed or the store is closed.
+        """
+        check_page(limit, offset)
+        finding_count = (
+            sa.select(sa.func.count(FindingRow.id))
+            .where(FindingRow.scan_id == ScanRow.id)
+            .correlate(ScanRow)
+            .scalar_subquery()
+        )
+        stmt = sa.select(
+            ScanRow.id,
+            ScanRow.scanned_at,
+            ScanRow.path,
+            ScanRow.sha256,
+            ScanRow.kind,
+            ScanRow.mime,
+            ScanRow.size,
+            ScanRow.aigc_label,
+            finding_count.label("finding_count"),
+            ScanRow.error_count,
+        )
+        if label == NO_LABEL:
+            stmt = stmt.where(ScanRow.aigc_label.is_(None))
+        elif label is not None:
+            stmt = stmt.where(ScanRow.aigc_label == label)
+        if since is not None:
+            stmt = stmt.where(ScanRow.scanned_at >= as_utc(since))
+        stmt = (
+            stmt.order_by(ScanRow.scanned_at.desc(), ScanRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._session("list scans") as s:
+            rows = s.execute(stmt).all()
+            try:
+                return [summary_from_columns(**row._asdict()) for row in rows]
+            except ValueError as exc:
+                msg = f"database {self._name}: a scan is unreadable: {exc}"
+                raise StorageError(msg) from exc
+
+    def count_scans(self) -> int:
+        """How many scans are stored.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session("count scans") as s:
+            return s.scalar(sa.select(sa.func.count(ScanRow.id))) or 0
+
+    def close(self) -> None:
+        """Close every pooled connection; later calls raise StorageError."""
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<SqlStore {self._name}{state}>"
+
+    def _upgrade(self) -> None:
+        """Run ``alembic upgrade head`` in one write transaction.
+
+        Raises:
+            StorageError: the database failed, or it is at a revision that this
+                version of deepguard does not have (written by a newer one).
+        """
+        try:
+            with self._translate("open"), self._engine.connect() as conn:
+                conn.execution_options(**_WRITE)
+                with conn.begin():
+                    command.upgrade(alembic_config(connection=conn), "head")
+        except CommandError as exc:
+            msg = (
+                f"database {self._name}: cannot upgrade the schema: {exc}; was "
+                "it written by a newer deepguard?"
+            )
+            raise StorageError(msg) from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = f"database {self._name} is closed"
+            raise StorageError(msg)
+
+    @contextmanager
+    def _session(self, action: str, *, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction, committed on success.
+
+        Raises:
+            StorageError: the store is closed or the database failed.
+        """
+        self._check_open()
+        options: dict[str, Any] = _WRITE if write else {}
+        with (
+            self._translate(action),
+            Session(
+                self._engine, expire_on_commit=False, execution_options=options
+            ) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Turn SQLAlchemy and driver errors into a one-line StorageError.
+
+        Raises:
+            StorageError: from any ``SQLAlchemyError`` or DB-API error, or a
+                value that is not JSON.
+        """
+        try:
+            yield
+        except (sa.exc.SQLAlchemyError, self._driver_error, _dialect.NotJson) as exc:
+            msg = f"database {self._name}: cannot {action}: {_reason(exc)}"
+            raise StorageError(msg) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words, without SQLAlchemy's SQL echo and links."""
+    cause = exc.orig if isinstance(exc, sa.exc.StatementError) else None
+    text = str(cause if cause is not None else exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

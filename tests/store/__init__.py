@@ -1,0 +1,1 @@
+"""Tests of deepguard.store (a package, so its helper modules cannot clash)."""
