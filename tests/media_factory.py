@@ -23,13 +23,21 @@ def gradient(width: int = 64, height: int = 48, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width]
     rgb = np.stack(
-        [x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 256], axis=-1
+        [x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 256],
+        axis=-1,
     ).astype(np.int16)
     rgb += rng.integers(-8, 9, size=rgb.shape, dtype=np.int16)
     return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
 
 
-def write_image(path: Path, fmt: str, *, size: tuple[int, int] = (64, 48), seed: int = 0, **save: object) -> Path:
+def write_image(
+    path: Path,
+    fmt: str,
+    *,
+    size: tuple[int, int] = (64, 48),
+    seed: int = 0,
+    **save: object,
+) -> Path:
     gradient(*size, seed=seed).save(path, fmt, **save)
     return path
 
@@ -73,7 +81,9 @@ def write_video(
     return path
 
 
-def _encode_tone(out: av.container.OutputContainer, stream: av.AudioStream, seconds: float, rate: int) -> None:
+def _encode_tone(
+    out: av.container.OutputContainer, stream: av.AudioStream, seconds: float, rate: int
+) -> None:
     n = int(seconds * rate)
     t = np.arange(n) / rate
     samples = (0.3 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
@@ -90,7 +100,14 @@ def _encode_tone(out: av.container.OutputContainer, stream: av.AudioStream, seco
         out.mux(packet)
 
 
-def write_audio(path: Path, *, seconds: float = 1.0, rate: int = 16000, codec: str = "pcm_s16le", fmt: str | None = None) -> Path:
+def write_audio(
+    path: Path,
+    *,
+    seconds: float = 1.0,
+    rate: int = 16000,
+    codec: str = "pcm_s16le",
+    fmt: str | None = None,
+) -> Path:
     """A 440 Hz tone in the given codec/container (WAV, MP3, FLAC ...)."""
     with av.open(str(path), "w", format=fmt) as out:
         stream = out.add_stream(codec, rate=rate)

@@ -16,9 +16,12 @@ def test_defaults_use_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'deepguard.db'}"
 
 
-def test_precedence_flags_env_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_flags_env_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "config.toml").write_text(
-        "workers = 3\n[limits]\nmax_pixels = 1000\nmax_duration_s = 60\n", encoding="utf-8"
+        "workers = 3\n[limits]\nmax_pixels = 1000\nmax_duration_s = 60\n",
+        encoding="utf-8",
     )
     monkeypatch.setenv("DEEPGUARD_HOME", str(tmp_path))
     monkeypatch.delenv("DEEPGUARD_CONFIG", raising=False)
@@ -37,12 +40,16 @@ def test_explicit_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("DEEPGUARD_CONFIG", raising=False)
     cfg = tmp_path / "other.toml"
     cfg.write_text('database_url = "sqlite:////tmp/x.db"\n', encoding="utf-8")
-    assert load_settings(home=tmp_path, config=cfg).database_url == "sqlite:////tmp/x.db"
+    assert (
+        load_settings(home=tmp_path, config=cfg).database_url == "sqlite:////tmp/x.db"
+    )
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_settings(home=tmp_path, config=tmp_path / "missing.toml")
 
 
-def test_bad_values_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_values_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DEEPGUARD_CONFIG", raising=False)
     (tmp_path / "config.toml").write_text("workers = -1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="invalid setting workers"):

@@ -1,7 +1,8 @@
 """deepguard: label AI-generated content and stop AI impersonation of real people.
 
 The library is the product; the CLI, HTTP API and dashboard are thin layers
-over it. Start with :class:`deepguard.scan.Scanner` or :func:`deepguard.scan.scan_paths`.
+over it. Start with :class:`deepguard.scan.Scanner` or
+:func:`deepguard.scan.scan_paths`.
 """
 
 from __future__ import annotations

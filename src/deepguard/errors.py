@@ -32,11 +32,11 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "Conflict",
     "ConfigError",
+    "Conflict",
     "CorruptMedia",
-    "DependencyError",
     "DeepguardError",
+    "DependencyError",
     "FormatError",
     "InvalidSignal",
     "InvalidTransition",

@@ -11,9 +11,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from media_factory import image_bytes, write_empty_video, write_image, write_video
 
 from deepguard.cli.main import main
+from media_factory import image_bytes, write_empty_video, write_image, write_video
 
 XMP_TRAINED = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
@@ -69,7 +69,9 @@ def test_scan_json_schema_and_verdicts(tmp_path: Path) -> None:
     sd = png_with_sd_parameters(tmp_path / "sd.png")
     xmp = jpeg_with_xmp(tmp_path / "xmp.jpg", XMP_TRAINED)
     plain = write_image(tmp_path / "plain.webp", "WEBP")
-    proc = run_cli("scan", "--json", str(sd), str(xmp), str(plain), home=tmp_path / "home")
+    proc = run_cli(
+        "scan", "--json", str(sd), str(xmp), str(plain), home=tmp_path / "home"
+    )
     assert proc.returncode == 0, proc.stderr
     docs = json_lines(proc.stdout)
     assert [d["file"]["path"] for d in docs] == [str(sd), str(xmp), str(plain)]  # type: ignore[index]
@@ -78,7 +80,14 @@ def test_scan_json_schema_and_verdicts(tmp_path: Path) -> None:
         assert set(doc["file"]) >= {"path", "sha256", "kind", "mime", "size"}  # type: ignore[arg-type]
         assert doc["errors"] == []
         for finding in doc["findings"]:  # type: ignore[union-attr]
-            assert set(finding) >= {"detector", "kind", "confidence", "summary", "details", "where"}
+            assert set(finding) >= {
+                "detector",
+                "kind",
+                "confidence",
+                "summary",
+                "details",
+                "where",
+            }
             assert 0 <= finding["confidence"] <= 1
     sd_doc, xmp_doc, plain_doc = docs
     assert sd_doc["verdict"]["aigc_label"] == "3"  # type: ignore[index]
@@ -93,7 +102,10 @@ def test_c2pa_signed_file(tmp_path: Path, shared_data: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     (doc,) = json_lines(proc.stdout)
     manifests = [f for f in doc["findings"] if f["kind"] == "c2pa.manifest"]  # type: ignore[union-attr,index]
-    assert manifests and manifests[0]["details"]["validation_state"] in ("Valid", "Trusted")
+    assert manifests and manifests[0]["details"]["validation_state"] in (
+        "Valid",
+        "Trusted",
+    )
 
 
 def _png_claiming(width: int, height: int) -> bytes:
@@ -102,7 +114,12 @@ def _png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
@@ -142,7 +159,9 @@ def test_bad_inputs_each_get_one_line_and_batch_goes_on(tmp_path: Path) -> None:
     setpriv = shutil.which("setpriv")
     if os.geteuid() == 0:
         if not setpriv:
-            pytest.skip("running as root without setpriv: cannot make a file unreadable")
+            pytest.skip(
+                "running as root without setpriv: cannot make a file unreadable"
+            )
         # Root reads everything; drop to nobody so the permission check is real.
         os.chmod(tmp_path, 0o755)
         for p in tmp_path.rglob("*"):
@@ -151,10 +170,28 @@ def test_bad_inputs_each_get_one_line_and_batch_goes_on(tmp_path: Path) -> None:
         home = tmp_path / "home"
         home.mkdir(mode=0o777)
         home.chmod(0o777)
-        env = {**os.environ, "DEEPGUARD_HOME": str(home), "PYTHONWARNINGS": "ignore", "HOME": str(home)}
+        env = {
+            **os.environ,
+            "DEEPGUARD_HOME": str(home),
+            "PYTHONWARNINGS": "ignore",
+            "HOME": str(home),
+        }
         proc = subprocess.run(
-            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "deepguard", *cmd],
-            capture_output=True, text=True, env=env, timeout=300, check=False,
+            [
+                setpriv,
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-m",
+                "deepguard",
+                *cmd,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
         )
     else:
         proc = run_cli(*cmd, home=tmp_path / "home")
@@ -162,8 +199,13 @@ def test_bad_inputs_each_get_one_line_and_batch_goes_on(tmp_path: Path) -> None:
     docs = {d["file"]["path"]: d for d in json_lines(proc.stdout)}  # type: ignore[index]
     assert len(docs) == len(inputs)
     assert docs[str(good)]["errors"] == []
-    assert docs[str(wrong_ext)]["errors"] == [] and docs[str(wrong_ext)]["file"]["mime"] == "image/png"  # type: ignore[index]
-    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert (
+        docs[str(wrong_ext)]["errors"] == []
+        and docs[str(wrong_ext)]["file"]["mime"] == "image/png"
+    )  # type: ignore[index]
+    error_lines = [
+        line for line in proc.stderr.splitlines() if line.startswith("error:")
+    ]
     expected = {
         "empty": "empty file",
         "trunc_JPEG": "",
@@ -188,7 +230,9 @@ def test_bad_inputs_each_get_one_line_and_batch_goes_on(tmp_path: Path) -> None:
 def test_history_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "home"
     sd = png_with_sd_parameters(tmp_path / "sd.png")
-    assert main(["--home", str(home), "scan", "--quiet", "--workers", "1", str(sd)]) == 0
+    assert (
+        main(["--home", str(home), "scan", "--quiet", "--workers", "1", str(sd)]) == 0
+    )
     capsys.readouterr()
     assert main(["--home", str(home), "history", "--json"]) == 0
     rows = json_lines(capsys.readouterr().out)
@@ -204,4 +248,7 @@ def test_history_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert main(["--home", str(tmp_path), "scan"]) == 2
     assert main(["--home", str(tmp_path), "history", "--label", "7"]) == 2
-    assert main(["--home", str(tmp_path), "scan", "--detector", "nope", str(tmp_path)]) == 2
+    assert (
+        main(["--home", str(tmp_path), "scan", "--detector", "nope", str(tmp_path)])
+        == 2
+    )

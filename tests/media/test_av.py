@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media_factory import write_audio, write_video
 
 from deepguard.config import Limits
 from deepguard.errors import CorruptMedia, MediaLimitExceeded, UnsupportedFormat
 from deepguard.media.av import iter_audio, iter_frames
+from media_factory import write_audio, write_video
 
 
 def test_frames_at_rate_with_timestamps(tmp_path: Path) -> None:
@@ -23,7 +23,9 @@ def test_frames_at_rate_with_timestamps(tmp_path: Path) -> None:
 
 
 def test_every_frame_and_scaling(tmp_path: Path) -> None:
-    path = write_video(tmp_path / "a.mkv", seconds=1.0, fps=10, size=(128, 96), fmt="matroska")
+    path = write_video(
+        tmp_path / "a.mkv", seconds=1.0, fps=10, size=(128, 96), fmt="matroska"
+    )
     frames = list(iter_frames(path, limits=Limits(), fps=None, max_side=32))
     assert len(frames) == 10
     assert frames[0].image.shape == (24, 32, 3)

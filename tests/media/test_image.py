@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media_factory import gradient, image_bytes
 from PIL import Image
 
 from deepguard.config import Limits
 from deepguard.errors import CorruptMedia, MediaLimitExceeded
 from deepguard.media.image import image_size, load_image
+from media_factory import gradient, image_bytes
 
 
 def _png_claiming(width: int, height: int) -> bytes:
@@ -23,7 +23,12 @@ def _png_claiming(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 16)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
@@ -72,4 +77,7 @@ def test_pixels_round_trip(tmp_path: Path) -> None:
 
 
 def test_heic_opens(shared_data: Path) -> None:
-    assert image_size(shared_data / "media" / "sample1.heic", limits=Limits())[:2] == (1440, 960)
+    assert image_size(shared_data / "media" / "sample1.heic", limits=Limits())[:2] == (
+        1440,
+        960,
+    )

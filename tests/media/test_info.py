@@ -3,12 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from media_factory import write_audio, write_empty_video, write_image, write_video
 
 from deepguard.config import Limits
 from deepguard.errors import CorruptMedia
 from deepguard.media.info import read_info
 from deepguard.media.item import MediaItem, sha256_file
+from media_factory import write_audio, write_empty_video, write_image, write_video
 
 
 def test_image_info(tmp_path: Path) -> None:

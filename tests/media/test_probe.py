@@ -4,10 +4,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from media_factory import image_bytes, write_audio, write_video
 
-from deepguard.errors import CorruptMedia, MediaError, MediaLimitExceeded, UnsupportedFormat
+from deepguard.errors import (
+    CorruptMedia,
+    MediaError,
+    MediaLimitExceeded,
+    UnsupportedFormat,
+)
 from deepguard.media.probe import MediaKind, probe, sniff
+from media_factory import image_bytes, write_audio, write_video
 
 
 @pytest.mark.parametrize(
@@ -34,12 +39,19 @@ def test_images_by_content(tmp_path: Path, fmt: str, mime: str) -> None:
     [
         ("a.mp4", {"fmt": "mp4"}, MediaKind.VIDEO, "video/mp4"),
         ("a.mkv", {"fmt": "matroska"}, MediaKind.VIDEO, "video/x-matroska"),
-        ("a.webm", {"fmt": "webm", "codec": "libvpx", "audio": False}, MediaKind.VIDEO, "video/webm"),
+        (
+            "a.webm",
+            {"fmt": "webm", "codec": "libvpx", "audio": False},
+            MediaKind.VIDEO,
+            "video/webm",
+        ),
         ("a.avi", {"fmt": "avi", "audio": False}, MediaKind.VIDEO, "video/x-msvideo"),
         ("a.flv", {"fmt": "flv", "audio": False}, MediaKind.VIDEO, "video/x-flv"),
     ],
 )
-def test_video_containers(tmp_path: Path, name: str, kwargs: dict[str, object], kind: MediaKind, mime: str) -> None:
+def test_video_containers(
+    tmp_path: Path, name: str, kwargs: dict[str, object], kind: MediaKind, mime: str
+) -> None:
     path = write_video(tmp_path / name, seconds=0.3, **kwargs)  # type: ignore[arg-type]
     renamed = path.rename(tmp_path / "clip.jpg")
     found = probe(renamed)
@@ -59,7 +71,9 @@ def test_video_containers(tmp_path: Path, name: str, kwargs: dict[str, object], 
 )
 def test_audio(tmp_path: Path, codec: str, fmt: str, mime: str) -> None:
     rate = 48000 if codec == "libopus" else 16000
-    path = write_audio(tmp_path / "sound.bin", codec=codec, fmt=fmt, rate=rate, seconds=0.3)
+    path = write_audio(
+        tmp_path / "sound.bin", codec=codec, fmt=fmt, rate=rate, seconds=0.3
+    )
     found = probe(path)
     assert (found.kind, found.mime) == (MediaKind.AUDIO, mime)
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 from detectors_for_tests import CrashingDetector, MarkerDetector
-from media_factory import write_image
 
 from deepguard.config import Settings
 from deepguard.scan.batch import ScanOptions, iter_input_paths, scan_paths
+from media_factory import write_image
 
 
 def _files(tmp_path: Path, n: int) -> list[Path]:
@@ -25,13 +25,19 @@ def test_iter_input_paths_expands_sorted_and_skips_hidden(tmp_path: Path) -> Non
 
 
 def _options(*extra: type) -> ScanOptions:
-    return ScanOptions(detector_names=tuple(d.name for d in extra), extra_detectors=tuple(extra))
+    return ScanOptions(
+        detector_names=tuple(d.name for d in extra), extra_detectors=tuple(extra)
+    )
 
 
 def test_parallel_results_come_in_input_order(tmp_path: Path) -> None:
     paths = _files(tmp_path, 12)
     settings = Settings(home=tmp_path)
-    results = list(scan_paths(paths, settings=settings, options=_options(MarkerDetector), workers=2))
+    results = list(
+        scan_paths(
+            paths, settings=settings, options=_options(MarkerDetector), workers=2
+        )
+    )
     assert [r.file.path for r in results] == [str(p) for p in paths]
     assert all(r.ok for r in results)
 
@@ -42,7 +48,11 @@ def test_a_crashing_file_does_not_stop_the_batch(tmp_path: Path) -> None:
     with paths[2].open("ab") as fh:
         fh.write(b"CRASH")
     settings = Settings(home=tmp_path)
-    results = list(scan_paths(paths, settings=settings, options=_options(CrashingDetector), workers=2))
+    results = list(
+        scan_paths(
+            paths, settings=settings, options=_options(CrashingDetector), workers=2
+        )
+    )
     assert len(results) == 6
     failed = [r for r in results if r.errors]
     assert [r.file.path for r in failed] == [str(paths[2])]

@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from detectors_for_tests import FailingDetector, MarkerDetector
-from media_factory import write_image
 
 from deepguard.scan.scanner import Scanner
+from media_factory import write_image
 
 
 def test_scan_result_fields(tmp_path: Path) -> None:
@@ -20,7 +20,12 @@ def test_scan_result_fields(tmp_path: Path) -> None:
     assert doc["media"]["width"] == 64
     assert doc["verdict"]["aigc_label"] == "3"
     assert doc["detectors"] == [
-        {"name": "marker", "version": "7", "seconds": doc["detectors"][0]["seconds"], "error": None}
+        {
+            "name": "marker",
+            "version": "7",
+            "seconds": doc["detectors"][0]["seconds"],
+            "error": None,
+        }
     ]
     assert doc["findings"][0]["where"] == {"offset": path.stat().st_size - 8}
     assert {"probe", "media", "detector:marker", "total"} <= set(doc["timings"])

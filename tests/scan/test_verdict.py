@@ -7,7 +7,9 @@ from deepguard.scan.verdict import Role, decide, role_of
 
 
 def f(kind: str, **details: Any) -> Finding:
-    return Finding(detector="provenance", kind=kind, confidence=1.0, summary=kind, details=details)
+    return Finding(
+        detector="provenance", kind=kind, confidence=1.0, summary=kind, details=details
+    )
 
 
 def test_nothing_gives_null() -> None:

@@ -20,8 +20,12 @@ class AppState:
 
     home: Path | None = None
     config: Path | None = None
-    out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True))
+    out: Console = field(
+        default_factory=lambda: Console(highlight=False, soft_wrap=True)
+    )
+    err: Console = field(
+        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
+    )
     _settings: Settings | None = None
     _services: Services | None = None
 

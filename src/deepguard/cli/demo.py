@@ -15,7 +15,9 @@ __all__ = ["demo"]
 
 def demo(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="Where to write samples and the report.")] = Path("demo-out"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to write samples and the report.")
+    ] = Path("demo-out"),
 ) -> None:
     """Scan a generated set of sample files in every media kind.
 
@@ -31,9 +33,15 @@ def demo(
     specs = generate_samples(samples_dir)
     results = list(state.services.scans.scan(inputs=[s.path for s in specs]))
     report = write_html(results, out / "report.html", limits=state.settings.limits)
-    state.out.print(results_table(results, title=f"deepguard demo: {len(results)} sample(s)"))
+    state.out.print(
+        results_table(results, title=f"deepguard demo: {len(results)} sample(s)")
+    )
     expected = {str(s.path): s.expected_label for s in specs}
-    wrong = [r for r in results if not r.errors and expected.get(r.file.path) != r.verdict.aigc_label]
+    wrong = [
+        r
+        for r in results
+        if not r.errors and expected.get(r.file.path) != r.verdict.aigc_label
+    ]
     state.out.print(f"HTML report: {report.resolve()}")
     state.out.print(f"database: {state.settings.resolved_database_url}")
     if wrong:

@@ -42,14 +42,23 @@ def _root(
     ctx: typer.Context,
     home: Annotated[
         Path | None,
-        typer.Option("--home", envvar="DEEPGUARD_HOME", help="Data directory (default ~/.deepguard)."),
+        typer.Option(
+            "--home",
+            envvar="DEEPGUARD_HOME",
+            help="Data directory (default ~/.deepguard).",
+        ),
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", envvar="DEEPGUARD_CONFIG", help="TOML configuration file."),
+        typer.Option(
+            "--config", envvar="DEEPGUARD_CONFIG", help="TOML configuration file."
+        ),
     ] = None,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """deepguard: AIGC labels, provenance and impersonation defence."""

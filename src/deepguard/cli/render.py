@@ -48,7 +48,11 @@ def results_table(results: Sequence[ScanResult], *, title: str | None = None) ->
         if r.errors:
             why = Text(r.errors[0].message, style="red")
         elif r.verdict.reasons:
-            why = Text(r.verdict.reasons[-1] if len(r.verdict.reasons) > 1 and r.verdict.aigc_label == "3" else r.verdict.reasons[0])
+            why = Text(
+                r.verdict.reasons[-1]
+                if len(r.verdict.reasons) > 1 and r.verdict.aigc_label == "3"
+                else r.verdict.reasons[0]
+            )
         else:
             why = Text("")
         table.add_row(

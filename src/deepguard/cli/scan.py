@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from deepguard.cli._state import get_state
 from deepguard.cli.render import results_table
@@ -21,19 +27,46 @@ def scan(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to scan.")],
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print one deepguard.scan/1 JSON document per file, one per line.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one deepguard.scan/1 JSON document per file, one per line.",
+        ),
     ] = False,
-    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write a self-contained HTML report here."),
+    ] = None,
     metadata_only: Annotated[
-        bool, typer.Option("--metadata-only", help="Run only detectors that read metadata, never decode content.")
+        bool,
+        typer.Option(
+            "--metadata-only",
+            help="Run only detectors that read metadata, never decode content.",
+        ),
     ] = False,
     detector: Annotated[
-        list[str] | None, typer.Option("--detector", "-d", help="Run only these detectors (repeatable).")
+        list[str] | None,
+        typer.Option("--detector", "-d", help="Run only these detectors (repeatable)."),
     ] = None,
-    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Worker processes (default: one per core).")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into directories.")] = True,
-    store: Annotated[bool, typer.Option("--store/--no-store", help="Record results in the history database.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-j", min=1, help="Worker processes (default: one per core)."
+        ),
+    ] = None,
+    recursive: Annotated[
+        bool,
+        typer.Option("--recursive/--no-recursive", help="Descend into directories."),
+    ] = True,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store/--no-store", help="Record results in the history database."
+        ),
+    ] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")
+    ] = False,
 ) -> None:
     """Scan files for AI-generation provenance and classify them under Art. 6.
 
@@ -43,7 +76,10 @@ def scan(
     """
     state = get_state(ctx)
     service = state.services.scans
-    options = ScanOptions(metadata_only=metadata_only, detector_names=tuple(detector) if detector else None)
+    options = ScanOptions(
+        metadata_only=metadata_only,
+        detector_names=tuple(detector) if detector else None,
+    )
     total = service.count_inputs(paths, recursive=recursive)
     results: list[ScanResult] = []
     failed = 0
@@ -58,14 +94,25 @@ def scan(
     )
     with progress:
         task = progress.add_task("scan", total=total)
-        for result in service.scan(inputs=paths, options=options, workers=workers, recursive=recursive, persist=store):
+        for result in service.scan(
+            inputs=paths,
+            options=options,
+            workers=workers,
+            recursive=recursive,
+            persist=store,
+        ):
             progress.advance(task)
             if result.errors:
                 failed += 1
                 for err in result.errors:
-                    progress.console.print(f"[red]error:[/] {err.message}", markup=True, highlight=False)
+                    progress.console.print(
+                        f"[red]error:[/] {err.message}", markup=True, highlight=False
+                    )
             if json_out:
-                state.out.file.write(json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=False) + "\n")
+                state.out.file.write(
+                    json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=False)
+                    + "\n"
+                )
                 state.out.file.flush()
             if html is not None or not json_out:
                 results.append(result)
@@ -75,6 +122,8 @@ def scan(
         written = write_html(results, html, limits=state.settings.limits)
         state.err.print(f"HTML report: {written}")
     if not json_out and not quiet:
-        state.out.print(results_table(results, title=f"{total} file(s), {failed} failed"))
+        state.out.print(
+            results_table(results, title=f"{total} file(s), {failed} failed")
+        )
     if failed:
         raise typer.Exit(1)

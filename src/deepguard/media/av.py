@@ -20,13 +20,23 @@ import numpy as np
 import numpy.typing as npt
 
 from deepguard.config import Limits
-from deepguard.errors import CorruptMedia, MediaError, MediaLimitExceeded, UnsupportedFormat
+from deepguard.errors import (
+    CorruptMedia,
+    MediaError,
+    MediaLimitExceeded,
+    UnsupportedFormat,
+)
 
 __all__ = ["AudioWindow", "VideoFrame", "iter_audio", "iter_frames", "open_container"]
 
 # PyAV raises av.error.FFmpegError subclasses, plus ValueError/IndexError on
 # malformed side data, and OSError on I/O errors.
-_AV_ERRORS: tuple[type[BaseException], ...] = (av.error.FFmpegError, ValueError, IndexError, OSError)
+_AV_ERRORS: tuple[type[BaseException], ...] = (
+    av.error.FFmpegError,
+    ValueError,
+    IndexError,
+    OSError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +67,10 @@ class _Deadline:
 
     def check(self) -> None:
         if time.monotonic() > self._end:
-            msg = f"decoding took longer than the max_decode_s limit of {self._seconds:g} s"
+            msg = (
+                "decoding took longer than the max_decode_s limit of "
+                f"{self._seconds:g} s"
+            )
             raise MediaLimitExceeded(
                 msg, path=self._path, limit="max_decode_s", maximum=self._seconds
             )
@@ -80,14 +93,21 @@ def open_container(path: Path, *, limits: Limits) -> Any:
             str(path), mode="r", metadata_errors="ignore", timeout=limits.max_decode_s
         )
     except av.error.ExitError as exc:
-        msg = f"opening took longer than the max_decode_s limit of {limits.max_decode_s:g} s"
+        msg = (
+            "opening took longer than the max_decode_s limit of "
+            f"{limits.max_decode_s:g} s"
+        )
         raise MediaLimitExceeded(
             msg, path=path, limit="max_decode_s", maximum=limits.max_decode_s
         ) from exc
     except av.error.InvalidDataError as exc:
-        raise CorruptMedia(f"invalid or truncated media data: {_av_message(exc)}", path=path) from exc
+        raise CorruptMedia(
+            f"invalid or truncated media data: {_av_message(exc)}", path=path
+        ) from exc
     except av.error.FFmpegError as exc:
-        raise UnsupportedFormat(f"FFmpeg cannot open it: {_av_message(exc)}", path=path) from exc
+        raise UnsupportedFormat(
+            f"FFmpeg cannot open it: {_av_message(exc)}", path=path
+        ) from exc
     except _AV_ERRORS as exc:
         raise MediaError(f"cannot open media: {exc}", path=path) from exc
     duration = container_duration(container)
@@ -98,7 +118,11 @@ def open_container(path: Path, *, limits: Limits) -> Any:
             f"{limits.max_duration_s:g} s"
         )
         raise MediaLimitExceeded(
-            msg, path=path, limit="max_duration_s", value=duration, maximum=limits.max_duration_s
+            msg,
+            path=path,
+            limit="max_duration_s",
+            value=duration,
+            maximum=limits.max_duration_s,
         )
     return container
 
@@ -151,8 +175,17 @@ def iter_frames(
         ctx = stream.codec_context
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         if width * height > limits.max_pixels:
-            msg = f"video is {width}x{height}, over the max_pixels limit of {limits.max_pixels}"
-            raise MediaLimitExceeded(msg, path=path, limit="max_pixels", value=width * height, maximum=limits.max_pixels)
+            msg = (
+                f"video is {width}x{height}, over the max_pixels limit of "
+                f"{limits.max_pixels}"
+            )
+            raise MediaLimitExceeded(
+                msg,
+                path=path,
+                limit="max_pixels",
+                value=width * height,
+                maximum=limits.max_pixels,
+            )
         stream.thread_type = "AUTO"
         if keyframes_only:
             ctx.skip_frame = "NONKEY"
@@ -161,7 +194,11 @@ def iter_frames(
         out_w, out_h = _scaled(width, height, max_side)
         for frame in container.decode(stream):
             deadline.check()
-            t = float(frame.time) if frame.time is not None else produced * (step or 0.04)
+            t = (
+                float(frame.time)
+                if frame.time is not None
+                else produced * (step or 0.04)
+            )
             if t < next_t - 1e-6 and not keyframes_only:
                 continue
             if end_s is not None and t > end_s:
@@ -176,7 +213,9 @@ def iter_frames(
                 next_t = (math.floor(t / step + 1e-6) + 1) * step
     except _AV_ERRORS as exc:
         if produced == 0:
-            raise CorruptMedia(f"cannot decode video: {_av_message(exc)}", path=path) from exc
+            raise CorruptMedia(
+                f"cannot decode video: {_av_message(exc)}", path=path
+            ) from exc
         # Truncated tail: the frames we produced are real; stop cleanly.
     finally:
         container.close()
@@ -213,8 +252,8 @@ def iter_audio(
         msg = "window_s and sample_rate must be positive"
         raise ValueError(msg)
     hop = hop_s if hop_s is not None else window_s
-    win = int(round(window_s * sample_rate))
-    hop_n = max(1, int(round(hop * sample_rate)))
+    win = round(window_s * sample_rate)
+    hop_n = max(1, round(hop * sample_rate))
     deadline = _Deadline(path, limits.max_decode_s)
     container = open_container(path, limits=limits)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
@@ -229,17 +268,25 @@ def iter_audio(
             for frame in container.decode(stream):
                 deadline.check()
                 for out in resampler.resample(frame):
-                    buf = np.concatenate([buf, out.to_ndarray().reshape(-1).astype(np.float32)])
+                    buf = np.concatenate(
+                        [buf, out.to_ndarray().reshape(-1).astype(np.float32)]
+                    )
                 while buf.size >= win:
-                    yield AudioWindow(consumed / sample_rate, buf[:win].copy(), sample_rate)
+                    yield AudioWindow(
+                        consumed / sample_rate, buf[:win].copy(), sample_rate
+                    )
                     produced += 1
                     buf = buf[hop_n:]
                     consumed += hop_n
             for out in resampler.resample(None):
-                buf = np.concatenate([buf, out.to_ndarray().reshape(-1).astype(np.float32)])
+                buf = np.concatenate(
+                    [buf, out.to_ndarray().reshape(-1).astype(np.float32)]
+                )
         except _AV_ERRORS as exc:
             if produced == 0 and buf.size == 0:
-                raise CorruptMedia(f"cannot decode audio: {_av_message(exc)}", path=path) from exc
+                raise CorruptMedia(
+                    f"cannot decode audio: {_av_message(exc)}", path=path
+                ) from exc
         while buf.size >= win:
             yield AudioWindow(consumed / sample_rate, buf[:win].copy(), sample_rate)
             buf = buf[hop_n:]

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pillow_heif
-
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deepguard.config import Limits
@@ -63,7 +62,11 @@ def open_image(path: Path, *, limits: Limits) -> Iterator[Image.Image]:
                 f"max_pixels limit of {limits.max_pixels}"
             )
             raise MediaLimitExceeded(
-                msg, path=path, limit="max_pixels", value=pixels, maximum=limits.max_pixels
+                msg,
+                path=path,
+                limit="max_pixels",
+                value=pixels,
+                maximum=limits.max_pixels,
             )
         yield im
     finally:
@@ -76,7 +79,9 @@ def image_size(path: Path, *, limits: Limits) -> tuple[int, int, str | None]:
         return im.width, im.height, im.format
 
 
-def load_image(path: Path, *, limits: Limits, max_side: int | None = None) -> Image.Image:
+def load_image(
+    path: Path, *, limits: Limits, max_side: int | None = None
+) -> Image.Image:
     """Decode ``path`` to an RGB image with EXIF orientation applied.
 
     ``max_side`` lets callers that only need a thumbnail ask the decoder for a

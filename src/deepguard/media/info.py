@@ -57,7 +57,9 @@ def _reject_empty(item: MediaItem, info: MediaInfo) -> None:
     """A container with no playable content is not media, whatever its header."""
     wanted = "video" if item.kind is MediaKind.VIDEO else "audio"
     if not any(c.startswith(wanted + ":") for c in info.codecs):
-        if item.kind is MediaKind.VIDEO and any(c.startswith("audio:") for c in info.codecs):
+        if item.kind is MediaKind.VIDEO and any(
+            c.startswith("audio:") for c in info.codecs
+        ):
             return  # an audio-only MP4 is still valid media
         raise CorruptMedia(f"no {wanted} stream in the container", path=item.path)
     frames = info.extra.get("frames")

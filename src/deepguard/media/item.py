@@ -97,4 +97,6 @@ class MediaItem:
         limits = limits or Limits()
         probed = probe(path, max_file_bytes=limits.max_file_bytes)
         size = path.stat().st_size
-        return cls(path=path, probe=probed, size=size, sha256=sha256_file(path), limits=limits)
+        return cls(
+            path=path, probe=probed, size=size, sha256=sha256_file(path), limits=limits
+        )

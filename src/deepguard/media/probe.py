@@ -13,7 +13,12 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepguard.errors import CorruptMedia, MediaError, MediaLimitExceeded, UnsupportedFormat
+from deepguard.errors import (
+    CorruptMedia,
+    MediaError,
+    MediaLimitExceeded,
+    UnsupportedFormat,
+)
 
 __all__ = ["MediaKind", "ProbeResult", "probe", "sniff"]
 
@@ -116,18 +121,19 @@ def _is_mpeg_audio_frame(head: bytes) -> bool:
     return version != 1 and layer != 0 and bitrate not in (0, 15) and rate != 3
 
 
+_OOXML = "application/vnd.openxmlformats-officedocument."
+
+
 def _sniff_zip(head: bytes) -> ProbeResult | None:
     if head[:4] != b"PK\x03\x04":
         return None
     if b"[Content_Types].xml" in head or b"docProps/" in head or b"_rels/" in head:
         if b"word/" in head:
-            mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            mime = _OOXML + "wordprocessingml.document"
         elif b"ppt/" in head:
-            mime = (
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-            )
+            mime = _OOXML + "presentationml.presentation"
         elif b"xl/" in head:
-            mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            mime = _OOXML + "spreadsheetml.sheet"
         else:
             mime = "application/vnd.openxmlformats-package"
         return ProbeResult(MediaKind.DOCUMENT, mime, "zip")
@@ -152,7 +158,11 @@ def _sniff_text(head: bytes) -> ProbeResult | None:
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
     if printable < 0.95 * max(1, len(text)):
         return None
-    if text.startswith("---\n") or text.startswith("---\r\n") or text.lstrip().startswith("# "):
+    if (
+        text.startswith("---\n")
+        or text.startswith("---\r\n")
+        or text.lstrip().startswith("# ")
+    ):
         return ProbeResult(MediaKind.TEXT, "text/markdown", "text")
     return ProbeResult(MediaKind.TEXT, "text/plain", "text")
 
@@ -165,7 +175,10 @@ _SIMPLE: tuple[tuple[bytes, ProbeResult], ...] = (
     (b"II*\x00", ProbeResult(MediaKind.IMAGE, "image/tiff", "tiff")),
     (b"MM\x00*", ProbeResult(MediaKind.IMAGE, "image/tiff", "tiff")),
     (b"BM", ProbeResult(MediaKind.IMAGE, "image/bmp", "bmp")),
-    (b"\x00\x00\x00\x0cjXL \r\n\x87\n", ProbeResult(MediaKind.IMAGE, "image/jxl", "isobmff")),
+    (
+        b"\x00\x00\x00\x0cjXL \r\n\x87\n",
+        ProbeResult(MediaKind.IMAGE, "image/jxl", "isobmff"),
+    ),
     (b"\xff\x0a", ProbeResult(MediaKind.IMAGE, "image/jxl", "jxl")),
     (b"FLV\x01", ProbeResult(MediaKind.VIDEO, "video/x-flv", "flv")),
     (b"fLaC", ProbeResult(MediaKind.AUDIO, "audio/flac", "flac")),
@@ -188,14 +201,21 @@ def sniff(head: bytes) -> ProbeResult | None:
                 return result
             continue
         if result.container == "bmp" and not (
-            head[:2] == b"BM" and len(head) >= 26 and head[14] in (12, 40, 52, 56, 108, 124)
+            head[:2] == b"BM"
+            and len(head) >= 26
+            and head[14] in (12, 40, 52, 56, 108, 124)
         ):
             continue
         if head.startswith(magic):
             return result
     if _is_mpeg_audio_frame(head):
         return ProbeResult(MediaKind.AUDIO, "audio/mpeg", "mpeg")
-    if head[:4] == b"\x00\x00\x00\x14" or head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+    if head[:4] == b"\x00\x00\x00\x14" or head[4:8] in (
+        b"moov",
+        b"mdat",
+        b"wide",
+        b"free",
+    ):
         return ProbeResult(MediaKind.VIDEO, "video/quicktime", "isobmff")
     return _sniff_text(head)
 
@@ -232,9 +252,16 @@ def probe(path: Path, *, max_file_bytes: int | None = None) -> ProbeResult:
     if st.st_size == 0:
         raise CorruptMedia("empty file (0 bytes)", path=path)
     if max_file_bytes is not None and st.st_size > max_file_bytes:
-        msg = f"file is {st.st_size} bytes, over the max_file_bytes limit of {max_file_bytes}"
+        msg = (
+            f"file is {st.st_size} bytes, over the max_file_bytes limit of "
+            f"{max_file_bytes}"
+        )
         raise MediaLimitExceeded(
-            msg, path=path, limit="max_file_bytes", value=st.st_size, maximum=max_file_bytes
+            msg,
+            path=path,
+            limit="max_file_bytes",
+            value=st.st_size,
+            maximum=max_file_bytes,
         )
     try:
         with path.open("rb") as fh:

@@ -39,7 +39,9 @@ class ScanOptions:
     """Detector classes added to the registry (importable, so workers can load them)."""
 
 
-def iter_input_paths(inputs: Iterable[Path], *, recursive: bool = True) -> Iterator[Path]:
+def iter_input_paths(
+    inputs: Iterable[Path], *, recursive: bool = True
+) -> Iterator[Path]:
     """Expand directories into the files below them, sorted, each file once.
 
     Paths that do not exist are passed through so that the scan reports them.
@@ -183,7 +185,9 @@ def _scan_parallel(
             while pending and len(in_flight) < window:
                 idx = pending.popleft()
                 in_flight[pool.executor.submit(_worker_scan, paths[idx])] = idx
-            finished, _ = cf.wait(in_flight, timeout=stall_s, return_when=cf.FIRST_COMPLETED)
+            finished, _ = cf.wait(
+                in_flight, timeout=stall_s, return_when=cf.FIRST_COMPLETED
+            )
             if not finished:
                 suspects = sorted(in_flight.values())
                 in_flight.clear()
@@ -231,6 +235,8 @@ def _isolate(
             )
             pool.restart()
         except cf.process.BrokenProcessPool:
-            out[idx] = _failed(paths[idx], "WorkerCrashed", f"worker {what} while scanning this file")
+            out[idx] = _failed(
+                paths[idx], "WorkerCrashed", f"worker {what} while scanning this file"
+            )
             pool.restart()
     return out

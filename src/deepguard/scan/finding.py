@@ -75,7 +75,11 @@ class Verdict:
     policy: str = "v1"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"aigc_label": self.aigc_label, "reasons": list(self.reasons), "policy": self.policy}
+        return {
+            "aigc_label": self.aigc_label,
+            "reasons": list(self.reasons),
+            "policy": self.policy,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
@@ -83,4 +87,8 @@ class Verdict:
         if label not in (None, "1", "2", "3"):
             msg = f"invalid aigc_label {label!r}"
             raise ValueError(msg)
-        return cls(aigc_label=label, reasons=tuple(data.get("reasons") or ()), policy=str(data.get("policy", "v1")))
+        return cls(
+            aigc_label=label,
+            reasons=tuple(data.get("reasons") or ()),
+            policy=str(data.get("policy", "v1")),
+        )

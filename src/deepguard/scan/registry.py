@@ -94,6 +94,9 @@ class DetectorRegistry:
         selected = list(self.classes) if names is None else list(names)
         unknown = [n for n in selected if n not in self.classes]
         if unknown:
-            msg = f"unknown detector(s): {', '.join(unknown)}; known: {', '.join(self.classes)}"
+            msg = (
+                f"unknown detector(s): {', '.join(unknown)}; "
+                f"known: {', '.join(self.classes)}"
+            )
             raise ConfigError(msg)
         return [self.classes[n].from_settings(settings) for n in selected]

@@ -74,7 +74,9 @@ class Scanner:
             item = MediaItem.open(path, limits=self.limits)
         except DeepguardError as exc:
             return ScanResult(
-                file=FileIdentity(path=str(path), sha256=None, size=None, kind=None, mime=None),
+                file=FileIdentity(
+                    path=str(path), sha256=None, size=None, kind=None, mime=None
+                ),
                 errors=[_error("probe", exc)],
                 timings={"total": time.perf_counter() - started},
                 deepguard_version=__version__,
@@ -127,7 +129,12 @@ class Scanner:
             elapsed = time.perf_counter() - t0
             timings[f"detector:{detector.name}"] = elapsed
             result.detectors.append(
-                DetectorRun(name=detector.name, version=detector.version, seconds=elapsed, error=error)
+                DetectorRun(
+                    name=detector.name,
+                    version=detector.version,
+                    seconds=elapsed,
+                    error=error,
+                )
             )
         result.findings = findings
         result.verdict = decide(findings)

@@ -55,7 +55,11 @@ class ScanService:
         store = self._store() if persist and self._store is not None else None
         try:
             for result in scan_paths(
-                paths, settings=self.settings, options=options, workers=workers, on_result=on_result
+                paths,
+                settings=self.settings,
+                options=options,
+                workers=workers,
+                on_result=on_result,
             ):
                 if store is not None:
                     pending.append(result)

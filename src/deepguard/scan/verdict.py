@@ -63,7 +63,9 @@ def role_of(finding: Finding) -> Role:
     if kind == "aigc.raw":
         return Role.LABEL if details.get("label") in _AI_LABEL_VALUES else Role.TRACE
     if kind == "c2pa.ai_source":
-        return Role.LABEL if details.get("validation_state") in _VALID_C2PA else Role.TRACE
+        return (
+            Role.LABEL if details.get("validation_state") in _VALID_C2PA else Role.TRACE
+        )
     if kind == "xmp.digital_source_type":
         if details.get("ai_generated"):
             return Role.LABEL
@@ -86,7 +88,9 @@ def decide(findings: Iterable[Finding]) -> Verdict:
     for finding in findings:
         role = role_of(finding)
         if role is Role.LABEL:
-            declared = finding.details.get("label") if finding.kind == "aigc.raw" else "1"
+            declared = (
+                finding.details.get("label") if finding.kind == "aigc.raw" else "1"
+            )
             labels.append((declared if declared in _AI_LABEL_VALUES else "1", finding))  # type: ignore[arg-type]
         elif role is Role.TRACE:
             traces.append(finding)
