@@ -6,6 +6,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -151,61 +152,22 @@ def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
 
 def test_bad_inputs_each_get_one_line_and_batch_goes_on(tmp_path: Path) -> None:
     bad = _bad_inputs(tmp_path)
+    unreadable = bad.pop("unreadable")
     good = write_image(tmp_path / "good.jpg", "JPEG")
     wrong_ext = tmp_path / "really_a_png.mp4"
     wrong_ext.write_bytes(image_bytes("PNG"))
     inputs = [*bad.values(), good, wrong_ext]
+    if os.geteuid() != 0:
+        bad["unreadable"] = unreadable
+        inputs.append(unreadable)
     cmd = ["scan", "--json", "--no-recursive", "--workers", "2", *map(str, inputs)]
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() == 0:
-        if not setpriv:
-            pytest.skip(
-                "running as root without setpriv: cannot make a file unreadable"
-            )
-        # Root reads everything; drop to nobody so the permission check is real.
-        os.chmod(tmp_path, 0o755)
-        for p in tmp_path.rglob("*"):
-            if p != bad["unreadable"]:
-                p.chmod(0o755 if p.is_dir() else 0o644)
-        home = tmp_path / "home"
-        home.mkdir(mode=0o777)
-        home.chmod(0o777)
-        env = {
-            **os.environ,
-            "DEEPGUARD_HOME": str(home),
-            "PYTHONWARNINGS": "ignore",
-            "HOME": str(home),
-        }
-        proc = subprocess.run(
-            [
-                setpriv,
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                sys.executable,
-                "-m",
-                "deepguard",
-                *cmd,
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
-    else:
-        proc = run_cli(*cmd, home=tmp_path / "home")
+    proc = run_cli(*cmd, home=tmp_path / "home")
     assert proc.returncode == 1, proc.stderr
     docs = {d["file"]["path"]: d for d in json_lines(proc.stdout)}  # type: ignore[index]
     assert len(docs) == len(inputs)
     assert docs[str(good)]["errors"] == []
-    assert (
-        docs[str(wrong_ext)]["errors"] == []
-        and docs[str(wrong_ext)]["file"]["mime"] == "image/png"
-    )  # type: ignore[index]
-    error_lines = [
-        line for line in proc.stderr.splitlines() if line.startswith("error:")
-    ]
+    assert docs[str(wrong_ext)]["errors"] == []
+    assert docs[str(wrong_ext)]["file"]["mime"] == "image/png"  # type: ignore[index]
     expected = {
         "empty": "empty file",
         "trunc_JPEG": "",
@@ -217,14 +179,68 @@ def test_bad_inputs_each_get_one_line_and_batch_goes_on(tmp_path: Path) -> None:
         "dir": "is a directory",
         "unreadable": "permission denied",
     }
-    for key, needle in expected.items():
-        path = str(bad[key])
-        doc = docs[path]
-        assert doc["errors"], f"{key} produced no error"
-        lines = [line for line in error_lines if line.startswith(f"error: {path}: ")]
+    _assert_one_line_errors(
+        proc, docs, {k: (bad[k], v) for k, v in expected.items() if k in bad}
+    )
+
+
+def _assert_one_line_errors(
+    proc: subprocess.CompletedProcess[str],
+    docs: dict[str, dict[str, object]],
+    expected: dict[str, tuple[Path, str]],
+) -> None:
+    error_lines = [
+        line for line in proc.stderr.splitlines() if line.startswith("error:")
+    ]
+    for key, (path, needle) in expected.items():
+        assert docs[str(path)]["errors"], f"{key} produced no error"
+        lines = [ln for ln in error_lines if ln.startswith(f"error: {path}: ")]
         assert lines, f"no one-line error for {key}: {proc.stderr}"
         assert needle in lines[0], lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_unreadable_file_as_unprivileged_user() -> None:
+    """Root reads everything, so the permission check runs as user nobody."""
+    if os.geteuid() != 0:
+        pytest.skip("covered by the batch test when not running as root")
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        pytest.skip("running as root without setpriv: cannot drop privileges")
+    # pytest's tmp_path is private to root; use a directory others can enter.
+    base = Path(tempfile.mkdtemp(prefix="deepguard-perm-"))
+    try:
+        base.chmod(0o755)
+        home = base / "home"
+        home.mkdir(mode=0o777)
+        home.chmod(0o777)
+        secret = base / "secret.png"
+        secret.write_bytes(image_bytes("PNG"))
+        secret.chmod(0)
+        good = write_image(base / "good.png", "PNG")
+        good.chmod(0o644)
+        env = {**os.environ, "DEEPGUARD_HOME": str(home), "HOME": str(home)}
+        env.pop("DEEPGUARD_CONFIG", None)
+        proc = subprocess.run(
+            [
+                *(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"),
+                *(sys.executable, "-m", "deepguard", "scan", "--json", "-j", "1"),
+                *(str(secret), str(good)),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 1, proc.stderr
+        docs = {d["file"]["path"]: d for d in json_lines(proc.stdout)}  # type: ignore[index]
+        assert docs[str(good)]["errors"] == []
+        _assert_one_line_errors(
+            proc, docs, {"unreadable": (secret, "permission denied")}
+        )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_history_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,7 +25,12 @@ __all__ = ["scan"]
 
 def scan(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories to scan.")],
+    paths: Annotated[
+        list[Path],
+        # The scanner reports unreadable paths per file; the parser must not
+        # reject the whole batch for one of them.
+        typer.Argument(help="Files or directories to scan.", readable=False),
+    ],
     json_out: Annotated[
         bool,
         typer.Option(

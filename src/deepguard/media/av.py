@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,7 +153,7 @@ def iter_frames(
     max_side: int | None = None,
     start_s: float = 0.0,
     end_s: float | None = None,
-) -> Iterator[VideoFrame]:
+) -> Generator[VideoFrame, None, None]:
     """Yield RGB frames sampled at ``fps`` frames per second (``None``: every frame).
 
     ``keyframes_only`` asks the decoder to skip non-key frames entirely, which is
@@ -236,7 +236,7 @@ def iter_audio(
     sample_rate: int = 16_000,
     window_s: float = 1.0,
     hop_s: float | None = None,
-) -> Iterator[AudioWindow]:
+) -> Generator[AudioWindow, None, None]:
     """Yield mono float32 windows of ``window_s`` seconds, ``hop_s`` apart.
 
     Audio is resampled and downmixed by FFmpeg's resampler as it is decoded, so

@@ -8,12 +8,17 @@ image whose header claims more pixels than the limit).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from fractions import Fraction
 
 from deepguard.errors import CorruptMedia
-from deepguard.media.av import container_duration, open_container
-from deepguard.media.image import image_size
+from deepguard.media.av import (
+    container_duration,
+    iter_audio,
+    iter_frames,
+    open_container,
+)
+from deepguard.media.image import image_size, load_image
 from deepguard.media.item import MediaInfo, MediaItem
 from deepguard.media.probe import MediaKind
 
@@ -82,11 +87,50 @@ _READERS: dict[MediaKind, Callable[[MediaItem], MediaInfo]] = {
 }
 
 
-def read_info(item: MediaItem) -> MediaInfo:
+def read_info(item: MediaItem, *, verify: bool = False) -> MediaInfo:
     """Fill ``item.info`` from headers and return it.
 
+    With ``verify``, also decode the content once (images at reduced scale,
+    the first video frame, the first audio window), so that a file whose
+    headers are intact but whose data is truncated is reported as corrupt.
+
     Raises:
-        MediaError: the headers are unreadable, or the content breaks a limit.
+        MediaError: the headers are unreadable, the content is damaged (with
+            ``verify``), or it breaks a limit.
     """
     item.info = _READERS[item.kind](item)
+    if verify:
+        _VERIFIERS.get(item.kind, _no_verify)(item)
     return item.info
+
+
+def _verify_image(item: MediaItem) -> None:
+    load_image(item.path, limits=item.limits, max_side=_VERIFY_SIDE)
+
+
+def _verify_av(item: MediaItem) -> None:
+    decoded: Generator[object, None, None]
+    if any(c.startswith("video:") for c in item.info.codecs):
+        decoded = iter_frames(item.path, limits=item.limits, fps=None, max_side=64)
+    else:
+        decoded = iter_audio(item.path, limits=item.limits, window_s=0.5)
+    try:
+        if next(decoded, None) is None:
+            raise CorruptMedia("no decodable frame", path=item.path)
+    finally:
+        decoded.close()
+
+
+def _no_verify(item: MediaItem) -> None:
+    return None
+
+
+# Reduced-scale decode still reads every byte of entropy-coded data, which is
+# what detects truncation, at a fraction of the cost of a full decode.
+_VERIFY_SIDE = 512
+
+_VERIFIERS: dict[MediaKind, Callable[[MediaItem], None]] = {
+    MediaKind.IMAGE: _verify_image,
+    MediaKind.VIDEO: _verify_av,
+    MediaKind.AUDIO: _verify_av,
+}

@@ -106,7 +106,7 @@ class Scanner:
         )
         t0 = time.perf_counter()
         try:
-            result.media = read_info(item).to_dict()
+            result.media = read_info(item, verify=not self.metadata_only).to_dict()
         except DeepguardError as exc:
             result.errors.append(_error("media", exc))
         timings["media"] = time.perf_counter() - t0
