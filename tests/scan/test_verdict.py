@@ -20,9 +20,32 @@ def test_nothing_gives_null() -> None:
 
 
 def test_sd_parameters_is_suspected_and_names_the_chunk() -> None:
-    verdict = decide([f("png.sd_parameters", keyword="parameters")])
+    finding = Finding(
+        detector="provenance",
+        kind="png.sd_parameters",
+        confidence=1.0,
+        summary="web UI generation settings",
+        details={"keyword": "parameters"},
+    )
+    verdict = decide([finding])
     assert verdict.aigc_label == "3"
-    assert any("png.sd_parameters [parameters]" in r for r in verdict.reasons)
+    assert (
+        "png.sd_parameters [parameters]: web UI generation settings" in verdict.reasons
+    )
+
+
+def test_reason_does_not_repeat_a_field_the_summary_names() -> None:
+    finding = Finding(
+        detector="provenance",
+        kind="generator.name",
+        confidence=0.9,
+        summary="exif:Software names the AI generator Midjourney",
+        details={"field": "exif:Software"},
+    )
+    reasons = decide([finding]).reasons
+    assert (
+        reasons[1] == "generator.name: exif:Software names the AI generator Midjourney"
+    )
 
 
 def test_xmp_trained_algorithmic_media_is_label_1() -> None:

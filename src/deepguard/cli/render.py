@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
@@ -35,32 +36,37 @@ def human_size(size: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
+def _why(result: ScanResult) -> Text:
+    """The most useful single line: the first error, else the deciding reason."""
+    if result.errors:
+        return Text(result.errors[0].message, style="red")
+    reasons = result.verdict.reasons
+    if not reasons:
+        return Text("")
+    # For "3" the first reason is the generic "traces without a label" line.
+    return Text(
+        reasons[1]
+        if result.verdict.aigc_label == "3" and len(reasons) > 1
+        else reasons[0]
+    )
+
+
 def results_table(results: Sequence[ScanResult], *, title: str | None = None) -> Table:
     """One row per file: kind, label, findings and the first reason or error."""
     table = Table(title=title, show_lines=False, expand=False)
-    table.add_column("file", overflow="fold", max_width=48)
+    table.add_column("file", overflow="fold", max_width=32)
     table.add_column("kind")
-    table.add_column("size", justify="right")
-    table.add_column("label")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("label", no_wrap=True)
     table.add_column("findings", justify="right")
-    table.add_column("why", overflow="fold", max_width=70)
+    table.add_column("why", overflow="fold", min_width=30)
     for r in results:
-        if r.errors:
-            why = Text(r.errors[0].message, style="red")
-        elif r.verdict.reasons:
-            why = Text(
-                r.verdict.reasons[-1]
-                if len(r.verdict.reasons) > 1 and r.verdict.aigc_label == "3"
-                else r.verdict.reasons[0]
-            )
-        else:
-            why = Text("")
         table.add_row(
-            r.file.path,
+            Path(r.file.path).name or r.file.path,
             r.file.kind or "?",
             human_size(r.file.size),
             label_text(r.verdict.aigc_label),
             str(len(r.findings)),
-            why,
+            _why(r),
         )
     return table

@@ -76,9 +76,11 @@ def role_of(finding: Finding) -> Role:
 
 
 def _reason(finding: Finding) -> str:
+    """``kind: summary``, naming the field when the summary does not."""
     field = finding.details.get("field") or finding.details.get("keyword")
-    where = f" [{field}]" if field else ""
-    return f"{finding.kind}{where}: {finding.summary}"
+    if field and str(field) not in finding.summary:
+        return f"{finding.kind} [{field}]: {finding.summary}"
+    return f"{finding.kind}: {finding.summary}"
 
 
 def decide(findings: Iterable[Finding]) -> Verdict:
