@@ -1,5 +1,5 @@
 # deepguard: `make demo` and `make test` work on a fresh Debian machine with Python 3.11.
-PYTHON ?= python3.11
+PYTHON ?=
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -7,10 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint typecheck unit sysdeps bench clean
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 2; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	PYTHON="$(PYTHON)" bash scripts/bootstrap-venv.sh $(VENV)
 	touch $(STAMP)
 
 # System packages used by tests and benchmarks: exiftool (an independent reader)
