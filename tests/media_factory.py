@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -124,3 +126,49 @@ def write_empty_video(path: Path) -> Path:
         vs.pix_fmt = "yuv420p"
         out.start_encoding()
     return path
+
+
+def write_mp4(
+    path: Path, metadata: dict[str, str], *, handler: str, mdta: bool = False
+) -> Path:
+    """A one-frame MPEG-4 video with movie ``metadata`` and a track ``handler``.
+
+    ``mdta`` stores the metadata as ``mdta`` keys (any key) instead of ilst atoms.
+    """
+    options = {"movflags": "use_metadata_tags"} if mdta else {}
+    with av.open(str(path), "w", format="mp4", options=options) as out:
+        out.metadata.update(metadata)
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        stream.metadata["handler_name"] = handler
+        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), "rgb24")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    return path
+
+
+# --- hand-built metadata carriers ---------------------------------------------
+
+
+def xmp_packet(body: str, namespaces: str = "") -> bytes:
+    """An XMP packet whose one ``rdf:Description`` holds ``body``."""
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" {namespaces}>{body}</rdf:Description>'
+        '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    ).encode()
+
+
+def png_chunk(ctype: bytes, data: bytes, length: int | None = None) -> bytes:
+    """A PNG chunk with a valid CRC; ``length`` overrides the length field."""
+    size = len(data) if length is None else length
+    crc = zlib.crc32(ctype + data) & 0xFFFFFFFF
+    return struct.pack(">I", size) + ctype + data + struct.pack(">I", crc)
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    """A JPEG marker segment (0xFF, ``marker``, length) around ``payload``."""
+    return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload

@@ -7,7 +7,6 @@ so they work under any pytest import mode and next to other conftest files.
 from __future__ import annotations
 
 import io
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from deepguard.config import Limits
 from deepguard.media.item import MediaItem
 from deepguard.provenance import ProvenanceDetector
 from deepguard.scan.finding import Finding
+from media_factory import jpeg_segment
 
 DATA = Path(__file__).resolve().parents[2] / "../shared/data"
 
@@ -84,10 +84,6 @@ def make_png(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def _jpeg_segment(marker: int, payload: bytes) -> bytes:
-    return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
-
-
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
@@ -111,7 +107,7 @@ def make_jpeg(tmp_path: Path) -> Callable[..., Path]:
         data = buf.getvalue()
         extra = list(segments)
         if xmp is not None:
-            extra.insert(0, _jpeg_segment(0xE1, _XMP_HEADER + xmp))
+            extra.insert(0, jpeg_segment(0xE1, _XMP_HEADER + xmp))
         path = tmp_path / name
         path.write_bytes(data[:2] + b"".join(extra) + data[2:])
         return path

@@ -7,7 +7,6 @@ import io
 import json
 import struct
 import zipfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from deepguard.media.item import MediaItem
 from deepguard.media.probe import MediaKind, ProbeResult
 from deepguard.provenance import ProvenanceDetector
 from deepguard.provenance.detector import READERS
+from media_factory import jpeg_segment, png_chunk, write_mp4, xmp_packet
 
 DATA = Path(__file__).resolve().parents[2] / "../shared/data"
 needs_data = pytest.mark.skipif(not DATA.exists(), reason="../shared/data absent")
@@ -41,6 +41,7 @@ LABEL = (
     '{"AIGC":{"Label":"1","ContentProducer":"001191440300708461136T1XGW3",'
     '"ProduceID":"abc123"}}'
 )
+VEO_HANDLER = "Veo 3 VideoHandler"
 A1111 = (
     "a cat astronaut, best quality\n"
     "Negative prompt: blurry, lowres\n"
@@ -48,26 +49,6 @@ A1111 = (
     "Size: 512x768, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, "
     'Lora hashes: "add_detail: 7c6bad76eb54", Version: v1.10.1'
 )
-
-
-def xmp_packet(body: str, namespaces: str = "") -> bytes:
-    return (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
-        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        f'<rdf:Description rdf:about="" {namespaces}>{body}</rdf:Description>'
-        '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
-    ).encode()
-
-
-def png_chunk(ctype: bytes, data: bytes, length: int | None = None) -> bytes:
-    size = len(data) if length is None else length
-    crc = zlib.crc32(ctype + data) & 0xFFFFFFFF
-    return struct.pack(">I", size) + ctype + data + struct.pack(">I", crc)
-
-
-def jpeg_segment(marker: int, payload: bytes) -> bytes:
-    return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
 
 
 # --- detector contract -------------------------------------------------------
@@ -451,25 +432,13 @@ def test_jpeg_comment_segment(make_jpeg: MakeJpeg, scan: Scan) -> None:
 # --- containers through our walkers -------------------------------------------
 
 
-def write_mp4(path: Path, metadata: dict[str, str], *, mdta: bool = False) -> Path:
-    options = {"movflags": "use_metadata_tags"} if mdta else {}
-    with av.open(str(path), "w", format="mp4", options=options) as out:
-        out.metadata.update(metadata)
-        stream = out.add_stream("mpeg4", rate=10)
-        stream.width = stream.height = 32
-        stream.pix_fmt = "yuv420p"
-        stream.metadata["handler_name"] = "Veo 3 VideoHandler"
-        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), "rgb24")
-        for packet in [*stream.encode(frame), *stream.encode()]:
-            out.mux(packet)
-    return path
-
-
 def test_mp4_written_by_pyav(tmp_path: Path, scan: Scan) -> None:
     # The mp4 muxer overwrites "encoder" with its own Lavf version, so the
     # generator goes where real tools put it: comment and title.
     path = write_mp4(
-        tmp_path / "v.mp4", {"comment": "made with Kling AI", "title": "Kling"}
+        tmp_path / "v.mp4",
+        {"comment": "made with Kling AI", "title": "Kling"},
+        handler=VEO_HANDLER,
     )
     found = scan(path)
     names = {f.details["field"]: f for f in found.of("generator.name")}
@@ -485,7 +454,9 @@ def test_mp4_written_by_pyav(tmp_path: Path, scan: Scan) -> None:
 
 
 def test_mp4_mdta_aigc_key(tmp_path: Path, scan: Scan) -> None:
-    path = write_mp4(tmp_path / "k.mp4", {"AIGC": LABEL}, mdta=True)
+    path = write_mp4(
+        tmp_path / "k.mp4", {"AIGC": LABEL}, handler=VEO_HANDLER, mdta=True
+    )
     finding = scan(path).one("aigc.raw")
     assert finding.details["field"] == "mp4:AIGC"
     assert finding.details["label"] == "1"
@@ -749,7 +720,7 @@ def image_bytes(fmt: str) -> bytes:
 
 
 def mp4_bytes(tmp_path: Path) -> bytes:
-    return write_mp4(tmp_path / "plain.mp4", {}).read_bytes()
+    return write_mp4(tmp_path / "plain.mp4", {}, handler=VEO_HANDLER).read_bytes()
 
 
 @needs_data

@@ -20,6 +20,7 @@ from PIL import Image
 
 from deepguard.config import Limits
 from deepguard.errors import CorruptMedia
+from media_factory import png_chunk, xmp_packet
 
 AI_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 Scan = Callable[..., Any]
@@ -28,22 +29,6 @@ MakePng = Callable[..., Path]
 MakeJpeg = Callable[..., Path]
 IPTC = 'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"'
 DST = f"<Iptc4xmpExt:DigitalSourceType>{AI_SOURCE}</Iptc4xmpExt:DigitalSourceType>"
-
-
-def xmp_packet(body: str, namespaces: str = "") -> bytes:
-    return (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
-        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        f'<rdf:Description rdf:about="" {namespaces}>{body}</rdf:Description>'
-        '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
-    ).encode()
-
-
-def png_chunk(ctype: bytes, data: bytes, length: int | None = None) -> bytes:
-    size = len(data) if length is None else length
-    crc = zlib.crc32(ctype + data) & 0xFFFFFFFF
-    return struct.pack(">I", size) + ctype + data + struct.pack(">I", crc)
 
 
 def assert_one_line_error(exc: CorruptMedia, path: Path) -> None:

@@ -8,14 +8,15 @@ import os
 import re
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
 
 from deepguard.config import Limits
 from deepguard.report import render_html, write_html
-from deepguard.scan import Finding, ScanError, Scanner, ScanResult, Verdict, decide
+from deepguard.scan import Finding, ScanError, Verdict
+from report_factory import scanned as scan
+from report_factory import write_h264
 
 LIMITS = Limits()
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -31,20 +32,12 @@ def make_jpeg(path: Path, color: tuple[int, int, int], size: tuple[int, int]) ->
 
 def make_mp4(path: Path, *, seconds: float = 2.0, fps: int = 10, gop: int = 5) -> Path:
     """H.264 with a keyframe every ``gop`` frames, each frame a flat grey level."""
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width = stream.height = 96
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop)}
-        for i in range(int(seconds * fps)):
-            pixels = np.full((96, 96, 3), 40 + i * 8, dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+    frames = (
+        np.full((96, 96, 3), 40 + i * 8, dtype=np.uint8)
+        for i in range(int(seconds * fps))
+    )
+    options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop)}
+    return write_h264(path, frames, side=96, options=options, fps=fps)
 
 
 def make_wav(path: Path) -> Path:
@@ -58,14 +51,6 @@ def make_wav(path: Path) -> Path:
         w.setframerate(8000)
         w.writeframes(pcm.tobytes())
     return path
-
-
-def scan(path: Path, *findings: Finding) -> ScanResult:
-    """A real scan result (probe, hash, media info) with the given findings."""
-    result = Scanner(detectors=[]).scan_path(path)
-    result.findings = list(findings)
-    result.verdict = decide(result.findings)
-    return result
 
 
 def finding(kind: str, summary: str = "seen", **details: object) -> Finding:

@@ -11,16 +11,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image
 
 from deepguard.config import Limits
 from deepguard.report import write_html
-from deepguard.scan import Finding, Scanner, ScanResult, decide
+from deepguard.scan import Finding, ScanResult
+from report_factory import scanned, write_h264
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -61,29 +63,16 @@ def magenta_pixels(im: Image.Image) -> int:
 
 
 def make_mp4(path: Path) -> Path:
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width = stream.height = 128
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": "5"}
+    def frames() -> Iterator[npt.NDArray[np.uint8]]:
         for i in range(20):
             pixels = np.zeros((128, 128, 3), dtype=np.uint8)
             pixels[:, :, 1] = np.linspace(0, 255, 128, dtype=np.uint8)[None, :]
             pixels[i * 4 : i * 4 + 24, 40:88] = (250, 250, 250)
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+            yield pixels
 
-
-def scanned(path: Path, *findings: Finding) -> ScanResult:
-    result = Scanner(detectors=[]).scan_path(path)
-    result.findings = list(findings)
-    result.verdict = decide(result.findings)
-    return result
+    return write_h264(
+        path, frames(), side=128, options={"preset": "ultrafast", "g": "5"}
+    )
 
 
 @pytest.fixture

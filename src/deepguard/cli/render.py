@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from deepguard._format import human_size as format_size
 from deepguard.scan.result import ScanResult
 
 __all__ = ["human_size", "label_text", "results_table"]
@@ -26,14 +27,8 @@ def label_text(label: str | None) -> Text:
 
 
 def human_size(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
+    """A file size for a table cell; ``-`` when it is unknown."""
+    return "-" if size is None else format_size(size)
 
 
 def _why(result: ScanResult) -> Text:

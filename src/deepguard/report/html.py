@@ -41,6 +41,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw
 
 from deepguard import __version__
+from deepguard._format import human_size
 from deepguard.config import Limits
 from deepguard.errors import MediaLimitExceeded, UnsupportedFormat
 from deepguard.media.av import iter_audio, iter_frames
@@ -288,14 +289,7 @@ def _thumbnails(
 
 
 def _human_size(size: int | None) -> str:
-    if size is None:
-        return "size unknown"
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"  # pragma: no cover - loop always returns
+    return "size unknown" if size is None else human_size(size, byte_unit="bytes")
 
 
 def _duration(seconds: float) -> str:

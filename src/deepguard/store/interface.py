@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from deepguard.errors import NotFound
+from deepguard.errors import Conflict, NotFound
 from deepguard.scan.finding import AigcLabel
 from deepguard.scan.result import ScanResult
 
@@ -223,6 +223,21 @@ def ambiguous_prefix(prefix: str, files: int) -> str:
         f"prefix {prefix} matches {files} scans of different files; "
         "give more characters"
     )
+
+
+def check_one_file(query: str, files: int) -> None:
+    """Require that ``query`` matched scans of exactly one file.
+
+    ``files`` is how many different digests the query matched.
+
+    Raises:
+        NotFound: it matched none.
+        Conflict: it matched scans of more than one file.
+    """
+    if files == 0:
+        raise NotFound(no_scan(query))
+    if files > 1:
+        raise Conflict(ambiguous_prefix(query, files))
 
 
 def no_scan(query: str) -> str:

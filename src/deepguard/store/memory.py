@@ -17,16 +17,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from deepguard.errors import Conflict, NotFound, StorageError
+from deepguard.errors import StorageError
 from deepguard.scan.result import ScanResult
 from deepguard.store.interface import (
     NO_LABEL,
     IStore,
     ScanSummary,
-    ambiguous_prefix,
     as_utc,
+    check_one_file,
     check_page,
-    no_scan,
     sha256_query,
 )
 
@@ -88,11 +87,7 @@ class MemoryStore(IStore):
                 for entry in self._entries
                 if entry.summary.sha256 and entry.summary.sha256.startswith(query)
             ]
-        files = {entry.summary.sha256 for entry in matches}
-        if not matches:
-            raise NotFound(no_scan(query))
-        if len(files) > 1:
-            raise Conflict(ambiguous_prefix(query, len(files)))
+        check_one_file(query, len({entry.summary.sha256 for entry in matches}))
         latest = max(matches, key=lambda e: (e.summary.scanned_at, e.summary.id))
         return ScanResult.from_dict(json.loads(latest.document))
 

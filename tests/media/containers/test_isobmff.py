@@ -5,13 +5,12 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 
 from deepguard.errors import CorruptMedia, MediaLimitExceeded
 from deepguard.media.containers import isobmff
 from deepguard.media.containers._binary import Source
+from media_factory import write_mp4
 
 DATA = Path(__file__).resolve().parents[3] / "../shared/data"
 needs_data = pytest.mark.skipif(not DATA.exists(), reason="../shared/data absent")
@@ -28,27 +27,17 @@ def full(btype: bytes, payload: bytes, version: int = 0) -> bytes:
 FTYP = box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2mp41")
 
 
-def write_mp4(path: Path, metadata: dict[str, str], *, mdta: bool = False) -> Path:
-    options = {"movflags": "use_metadata_tags"} if mdta else {}
-    with av.open(str(path), "w", format="mp4", options=options) as out:
-        out.metadata.update(metadata)
-        stream = out.add_stream("mpeg4", rate=10)
-        stream.width = stream.height = 32
-        stream.pix_fmt = "yuv420p"
-        stream.metadata["handler_name"] = "Hailuo video handler"
-        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), "rgb24")
-        for packet in [*stream.encode(frame), *stream.encode()]:
-            out.mux(packet)
-    return path
-
-
 def metadata(path: Path) -> list[isobmff.Tag | isobmff.Blob]:
     with Source.open(path) as src:
         return list(isobmff.iter_metadata(src))
 
 
 def test_pyav_mp4_ilst_tags_and_track_handler(tmp_path: Path) -> None:
-    path = write_mp4(tmp_path / "a.mp4", {"title": "Kling demo", "comment": "hello"})
+    path = write_mp4(
+        tmp_path / "a.mp4",
+        {"title": "Kling demo", "comment": "hello"},
+        handler="Hailuo video handler",
+    )
     tags = {(t.scope, t.key): t for t in metadata(path) if isinstance(t, isobmff.Tag)}
     assert tags[("movie", "title")].value == "Kling demo"
     assert tags[("movie", "comment")].value == "hello"
@@ -58,7 +47,9 @@ def test_pyav_mp4_ilst_tags_and_track_handler(tmp_path: Path) -> None:
 
 def test_mdta_keys_name_the_ilst_items(tmp_path: Path) -> None:
     label = '{"AIGC":{"Label":"1"}}'
-    path = write_mp4(tmp_path / "k.mp4", {"AIGC": label}, mdta=True)
+    path = write_mp4(
+        tmp_path / "k.mp4", {"AIGC": label}, handler="Hailuo video handler", mdta=True
+    )
     tags = [t for t in metadata(path) if isinstance(t, isobmff.Tag)]
     aigc = next(t for t in tags if t.key == "AIGC")
     assert aigc.value == label

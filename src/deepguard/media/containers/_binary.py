@@ -191,10 +191,21 @@ class Source:
             MediaLimitExceeded: the blob is larger than ``max_blob``.
         """
         self.check_span(offset, length, what)
+        self.check_blob_size(length, f"{what} at offset {self.absolute(offset)}")
+        return self.read(offset, length, what)
+
+    def check_blob_size(self, length: int, what: str) -> None:
+        """Raise if a blob of ``length`` bytes would exceed ``max_blob``.
+
+        ``what`` names the blob (with its offset where known) in the message.
+
+        Raises:
+            MediaLimitExceeded: ``length`` is over ``max_blob``.
+        """
         if length > self.max_blob:
             msg = (
-                f"{what} at offset {self.absolute(offset)} is {length} bytes, over"
-                f" the max_metadata_bytes limit of {self.max_blob}"
+                f"{what} is {length} bytes, over the max_metadata_bytes limit"
+                f" of {self.max_blob}"
             )
             raise MediaLimitExceeded(
                 msg,
@@ -203,7 +214,6 @@ class Source:
                 value=length,
                 maximum=self.max_blob,
             )
-        return self.read(offset, length, what)
 
 
 def inflate(

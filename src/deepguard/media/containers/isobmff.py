@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from deepguard.errors import MediaLimitExceeded
 from deepguard.media.containers._binary import (
     Source,
     translate_errors,
@@ -550,19 +549,8 @@ class _State:
             for e in loc.extents
         ]
         total = sum(length for _, length in spans)
-        if total > src.max_blob:
-            msg = (
-                f"HEIF item {item.item_id} is {total} bytes, over the"
-                f" max_metadata_bytes limit of {src.max_blob}"
-            )
-            raise MediaLimitExceeded(
-                msg,
-                path=src.path,
-                limit="max_metadata_bytes",
-                value=total,
-                maximum=src.max_blob,
-            )
         what = f"HEIF item {item.item_id}"
+        src.check_blob_size(total, what)
         parts = [src.read_blob(start, length, what) for start, length in spans]
         first = spans[0][0] if spans else base
         return b"".join(parts), src.absolute(first)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from deepguard.errors import MediaLimitExceeded
 from deepguard.media.containers._binary import Source, translate_errors, u16be, u32be
 
 __all__ = [
@@ -209,18 +208,7 @@ def _add_extended(
         raise src.corrupt(msg)
     guid, total, at = body[:32], u32be(body, 32), u32be(body, 36)
     data = body[40:]
-    if total > src.max_blob:
-        msg = (
-            f"extended XMP packet at offset {where} is {total} bytes, over the"
-            f" max_metadata_bytes limit of {src.max_blob}"
-        )
-        raise MediaLimitExceeded(
-            msg,
-            path=src.path,
-            limit="max_metadata_bytes",
-            value=total,
-            maximum=src.max_blob,
-        )
+    src.check_blob_size(total, f"extended XMP packet at offset {where}")
     entry = extended.get(guid)
     if entry is None:
         data_at = seg.data_offset + len(XMP_EXTENSION_SIGNATURE) + 40

@@ -23,14 +23,14 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from deepguard.errors import Conflict, NotFound, StorageError
+from deepguard.errors import NotFound, StorageError
 from deepguard.scan.result import ScanResult
 from deepguard.store.interface import (
     NO_LABEL,
     IStore,
     ScanSummary,
-    ambiguous_prefix,
     as_utc,
+    check_one_file,
     check_page,
     no_scan,
     sha256_query,
@@ -152,15 +152,15 @@ class SqlStore(IStore):
                 files = s.scalars(
                     sa.select(ScanRow.sha256).where(matching).distinct().limit(2)
                 ).all()
-                if len(files) > 1:
+                found = len(files)
+                if found > 1:
                     count = s.scalar(
                         sa.select(sa.func.count(sa.distinct(ScanRow.sha256))).where(
                             matching
                         )
                     )
-                    raise Conflict(ambiguous_prefix(query, count or len(files)))
-                if not files:
-                    raise NotFound(no_scan(query))
+                    found = count or found
+                check_one_file(query, found)
                 digest = files[0] or query
             row = s.scalars(
                 sa.select(ScanRow)
