@@ -31,7 +31,7 @@ def demo(
     state = get_state(ctx)
     samples_dir = out / "samples"
     specs = generate_samples(samples_dir)
-    results = list(state.services.scans.scan(inputs=[s.path for s in specs]))
+    results = list(state.services.scans.scan(paths=[s.path for s in specs]))
     report = write_html(results, out / "report.html", limits=state.settings.limits)
     state.out.print(
         results_table(results, title=f"deepguard demo: {len(results)} sample(s)")

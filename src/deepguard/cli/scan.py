@@ -85,7 +85,7 @@ def scan(
         metadata_only=metadata_only,
         detector_names=tuple(detector) if detector else None,
     )
-    total = service.count_inputs(paths, recursive=recursive)
+    files = service.expand_inputs(paths, recursive=recursive)
     results: list[ScanResult] = []
     failed = 0
     progress = Progress(
@@ -98,12 +98,11 @@ def scan(
         disable=quiet or not state.err.is_terminal,
     )
     with progress:
-        task = progress.add_task("scan", total=total)
+        task = progress.add_task("scan", total=len(files))
         for result in service.scan(
-            inputs=paths,
+            paths=files,
             options=options,
             workers=workers,
-            recursive=recursive,
             persist=store,
         ):
             progress.advance(task)
@@ -128,7 +127,7 @@ def scan(
         state.err.print(f"HTML report: {written}")
     if not json_out and not quiet:
         state.out.print(
-            results_table(results, title=f"{total} file(s), {failed} failed")
+            results_table(results, title=f"{len(files)} file(s), {failed} failed")
         )
     if failed:
         raise typer.Exit(1)

@@ -8,7 +8,7 @@ the detector versions and limits it ran under.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from deepguard.config import Settings
@@ -32,17 +32,23 @@ class ScanService:
         self.settings = settings
         self._store = store
 
+    def expand_inputs(
+        self, inputs: Iterable[Path], *, recursive: bool = True
+    ) -> list[Path]:
+        """The files a scan of ``inputs`` covers: directories walked once, here,
+        so callers can size a progress bar without walking the tree twice."""
+        return list(iter_input_paths(inputs, recursive=recursive))
+
     def scan(
         self,
         *,
-        inputs: Iterable[Path],
+        paths: Sequence[Path],
         options: ScanOptions | None = None,
         workers: int | None = None,
-        recursive: bool = True,
         persist: bool = True,
         on_result: Callable[[ScanResult], None] | None = None,
     ) -> Iterator[ScanResult]:
-        """Scan every file in ``inputs`` (directories expanded), yielding results.
+        """Scan each file in ``paths`` (see :meth:`expand_inputs`), yielding results.
 
         Results of files that could not be scanned are yielded too, with their
         ``errors`` filled; they are stored as well, so history shows failures.
@@ -50,7 +56,6 @@ class ScanService:
         Raises:
             StorageError: persisting results failed.
         """
-        paths = list(iter_input_paths(inputs, recursive=recursive))
         pending: list[ScanResult] = []
         store = self._store() if persist and self._store is not None else None
         try:
@@ -70,7 +75,3 @@ class ScanService:
         finally:
             if store is not None and pending:
                 store.save_scans(results=pending)
-
-    def count_inputs(self, inputs: Iterable[Path], *, recursive: bool = True) -> int:
-        """How many files a scan of ``inputs`` will cover (for progress bars)."""
-        return sum(1 for _ in iter_input_paths(inputs, recursive=recursive))
