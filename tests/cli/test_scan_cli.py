@@ -6,7 +6,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -200,47 +199,37 @@ def _assert_one_line_errors(
     assert "Traceback" not in proc.stderr
 
 
-def test_unreadable_file_as_unprivileged_user() -> None:
-    """Root reads everything, so the permission check runs as user nobody."""
+def test_unreadable_file_without_root_read_override(tmp_path: Path) -> None:
+    """Root reads everything, so run the CLI as root without the capabilities
+    that bypass file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)."""
     if os.geteuid() != 0:
         pytest.skip("covered by the batch test when not running as root")
     setpriv = shutil.which("setpriv")
     if not setpriv:
-        pytest.skip("running as root without setpriv: cannot drop privileges")
-    # pytest's tmp_path is private to root; use a directory others can enter.
-    base = Path(tempfile.mkdtemp(prefix="deepguard-perm-"))
-    try:
-        base.chmod(0o755)
-        home = base / "home"
-        home.mkdir(mode=0o777)
-        home.chmod(0o777)
-        secret = base / "secret.png"
-        secret.write_bytes(image_bytes("PNG"))
-        secret.chmod(0)
-        good = write_image(base / "good.png", "PNG")
-        good.chmod(0o644)
-        env = {**os.environ, "DEEPGUARD_HOME": str(home), "HOME": str(home)}
-        env.pop("DEEPGUARD_CONFIG", None)
-        proc = subprocess.run(
-            [
-                *(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"),
-                *(sys.executable, "-m", "deepguard", "scan", "--json", "-j", "1"),
-                *(str(secret), str(good)),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 1, proc.stderr
-        docs = {d["file"]["path"]: d for d in json_lines(proc.stdout)}  # type: ignore[index]
-        assert docs[str(good)]["errors"] == []
-        _assert_one_line_errors(
-            proc, docs, {"unreadable": (secret, "permission denied")}
-        )
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip("running as root without setpriv: cannot drop capabilities")
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(image_bytes("PNG"))
+    secret.chmod(0)
+    good = write_image(tmp_path / "good.png", "PNG")
+    env = {**os.environ, "DEEPGUARD_HOME": str(tmp_path / "home")}
+    env.pop("DEEPGUARD_CONFIG", None)
+    drop = "-dac_override,-dac_read_search"
+    proc = subprocess.run(
+        [
+            *(setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}"),
+            *(sys.executable, "-m", "deepguard", "scan", "--json", "-j", "1"),
+            *(str(secret), str(good)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    docs = {d["file"]["path"]: d for d in json_lines(proc.stdout)}  # type: ignore[index]
+    assert docs[str(good)]["errors"] == []
+    _assert_one_line_errors(proc, docs, {"unreadable": (secret, "permission denied")})
 
 
 def test_history_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
