@@ -10,13 +10,14 @@ $(STAMP): pyproject.toml
 	PYTHON="$(PYTHON)" bash scripts/bootstrap-venv.sh $(VENV)
 	touch $(STAMP)
 
-# System packages used by tests and benchmarks: exiftool (an independent reader)
-# and Chromium (renders the HTML report for the screenshot test). Optional for
-# the library itself; skipped when not root or when already present.
+# Debian packages (scripts/install-sysdeps.sh): the CJK font and OpenCV's
+# libraries for explicit labels, espeak-ng, and the independent readers tests
+# compare against (exiftool, ffprobe, Chromium). Skipped when not root or
+# when already present.
 sysdeps:
 	@bash scripts/install-sysdeps.sh
 
-demo: $(STAMP)
+demo: $(STAMP) sysdeps
 	$(VENV)/bin/deepguard demo --out demo-out
 
 lint: $(STAMP)
@@ -33,6 +34,10 @@ test: $(STAMP) sysdeps lint typecheck unit
 
 bench: $(STAMP) sysdeps
 	$(PY) bench/scan_throughput.py
+	$(PY) bench/labels.py
+	$(PY) bench/explicit_labels.py
+	$(PY) bench/audio_cue.py
+	$(PY) bench/c2pa_sign.py
 
 clean:
 	rm -rf $(VENV) demo-out bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import pstats
-import shutil
 import statistics
 import subprocess
 import sys
@@ -30,12 +29,12 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from _common import Measurement, cpu_model, ensure_exiftool, exiftool_version, timed
 from deepguard import __version__
 from deepguard.config import Settings
 from deepguard.demo import generate_mixed_corpus
@@ -49,50 +48,9 @@ from deepguard.scan import (
 
 REPO = Path(__file__).resolve().parents[1]
 MARKDOWN_OUT = REPO / "bench" / "out" / "scan_throughput.md"
-EXIT_NO_EXIFTOOL = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Measurement:
-    """Timed runs of one tool over the corpus."""
-
-    tool: str
-    files: int
-    seconds: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def files_per_s(self) -> float:
-        return self.files / self.median
 
 
 # --- tools -------------------------------------------------------------------
-
-
-def ensure_exiftool() -> str:
-    """exiftool's path, installing it with the repository's script if needed."""
-    exe = shutil.which("exiftool")
-    if exe is None:
-        script = REPO / "scripts" / "install-sysdeps.sh"
-        subprocess.run(["bash", str(script)], check=False)
-        exe = shutil.which("exiftool")
-    if exe is None:
-        print(
-            "error: exiftool is not installed and could not be installed.\n"
-            "Install the Debian package libimage-exiftool-perl (as root: "
-            "bash scripts/install-sysdeps.sh) and run again.",
-            file=sys.stderr,
-        )
-        sys.exit(EXIT_NO_EXIFTOOL)
-    return exe
-
-
-def exiftool_version(exe: str) -> str:
-    proc = subprocess.run([exe, "-ver"], capture_output=True, text=True, check=True)
-    return proc.stdout.strip()
 
 
 def exiftool_run(exe: str, corpus: Path, *, fast: bool) -> Callable[[], None]:
@@ -128,28 +86,7 @@ def deepguard_run(
     return run
 
 
-def timed(tool: str, files: int, run: Callable[[], None], repeats: int) -> Measurement:
-    """One warm-up run, then ``repeats`` timed runs."""
-    run()
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - started)
-    return Measurement(tool=tool, files=files, seconds=tuple(seconds))
-
-
 # --- machine and corpus ------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def prepare_corpus(directory: Path, files: int, seed: int) -> list[Path]:

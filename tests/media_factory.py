@@ -84,15 +84,21 @@ def write_video(
 
 
 def _encode_tone(
-    out: av.container.OutputContainer, stream: av.AudioStream, seconds: float, rate: int
+    out: av.container.OutputContainer,
+    stream: av.AudioStream,
+    seconds: float,
+    rate: int,
+    layout: str = "mono",
 ) -> None:
+    """Encode a 440 Hz tone, the same in every channel of ``layout``."""
     n = int(seconds * rate)
     t = np.arange(n) / rate
     samples = (0.3 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
+    channels = av.AudioLayout(layout).nb_channels
     chunk = 1024
     for start in range(0, n, chunk):
-        block = samples[start : start + chunk].reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")
+        block = np.tile(samples[start : start + chunk], (channels, 1))
+        frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
         frame.sample_rate = rate
         frame.pts = start
         frame.time_base = Fraction(1, rate)
@@ -109,12 +115,20 @@ def write_audio(
     rate: int = 16000,
     codec: str = "pcm_s16le",
     fmt: str | None = None,
+    layout: str = "mono",
+    metadata: dict[str, str] | None = None,
 ) -> Path:
-    """A 440 Hz tone in the given codec/container (WAV, MP3, FLAC ...)."""
+    """A 440 Hz tone in the given codec/container (WAV, MP3, FLAC ...).
+
+    ``metadata`` becomes format-level tags.
+    """
     with av.open(str(path), "w", format=fmt) as out:
+        out.metadata.update(metadata or {})
         stream = out.add_stream(codec, rate=rate)
-        stream.layout = "mono"
-        _encode_tone(out, stream, seconds, rate)
+        stream.layout = layout
+        if codec == "vorbis":  # FFmpeg's own Vorbis encoder is experimental
+            stream.codec_context.options = {"strict": "experimental"}
+        _encode_tone(out, stream, seconds, rate, layout)
     return path
 
 

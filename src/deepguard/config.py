@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from deepguard.errors import ConfigError
 
-__all__ = ["Limits", "Settings", "default_home", "load_settings"]
+__all__ = ["LabelSettings", "Limits", "Settings", "default_home", "load_settings"]
 
 
 def default_home() -> Path:
@@ -53,6 +53,41 @@ class Limits(BaseModel):
     )
 
 
+class LabelSettings(BaseModel):
+    """How deepguard writes and checks GB 45438 labels."""
+
+    keys_dir: Path | None = Field(
+        default=None, description="Signing keys; defaults to $home/keys."
+    )
+    trust_dir: Path | None = Field(
+        default=None,
+        description="Public keys of providers and platforms, filed by provider "
+        "code; defaults to $home/trust.",
+    )
+    font: Path | None = Field(
+        default=None, description="CJK font for explicit labels (default: search)."
+    )
+    explicit_text: str = Field(
+        default="AI生成", description="Text of rendered explicit labels."
+    )
+    explicit_height_ratio: float = Field(default=0.06, ge=0.05, le=0.5)
+    video_sample_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="After the opening 2 s, how often video frames are OCR'd.",
+    )
+    c2pa_cert_chain: Path | None = Field(
+        default=None, description="PEM certificate chain for C2PA signing."
+    )
+    c2pa_private_key: Path | None = Field(
+        default=None, description="PEM private key for C2PA signing."
+    )
+    c2pa_alg: str = Field(default="es256", description="es256, es384, ps256, ed25519.")
+    c2pa_tsa_url: str | None = Field(
+        default=None, description="RFC 3161 time-stamp authority (none by default)."
+    )
+
+
 class Settings(BaseSettings):
     """All of deepguard's configuration."""
 
@@ -73,6 +108,15 @@ class Settings(BaseSettings):
         description="c2pa-rs settings JSON with trust anchors used to validate C2PA.",
     )
     limits: Limits = Field(default_factory=Limits)
+    labels: LabelSettings = Field(default_factory=LabelSettings)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.labels.keys_dir or self.home / "keys"
+
+    @property
+    def trust_dir(self) -> Path:
+        return self.labels.trust_dir or self.home / "trust"
 
     @property
     def resolved_database_url(self) -> str:

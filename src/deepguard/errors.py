@@ -10,6 +10,7 @@ everything the library raises and turn it into a one-line message::
     ├── MediaError             a limit was exceeded or the input cannot be read
     │   └── MediaLimitExceeded
     ├── LabelError
+    │   ├── InvalidLabel       fields a compliant label cannot hold
     │   ├── LabelNotFound
     │   ├── ManifestInvalid
     │   └── SignatureInvalid
@@ -38,6 +39,7 @@ __all__ = [
     "DeepguardError",
     "DependencyError",
     "FormatError",
+    "InvalidLabel",
     "InvalidSignal",
     "InvalidTransition",
     "LabelError",
@@ -119,6 +121,12 @@ class CorruptMedia(FormatError):
 
 class LabelError(DeepguardError):
     """Reading, writing or verifying an AIGC label failed."""
+
+
+class InvalidLabel(LabelError):
+    """The caller asked for a label that would not comply with GB 45438."""
+
+    user_error = True
 
 
 class LabelNotFound(LabelError):

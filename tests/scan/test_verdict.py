@@ -71,14 +71,24 @@ def test_c2pa_ai_claim_needs_a_valid_manifest() -> None:
     assert decide([invalid]).aigc_label == "3"
 
 
-def test_aigc_field_keeps_its_declared_label() -> None:
-    assert decide([f("aigc.raw", field="TXXX:AIGC", label="1")]).aigc_label == "1"
-    assert decide([f("aigc.raw", field="TXXX:AIGC", label="3")]).aigc_label == "3"
+def test_valid_implicit_label_keeps_its_declared_label() -> None:
+    assert decide([f("label.implicit", label="1", valid=True)]).aigc_label == "1"
+    assert decide([f("label.implicit", label="2", valid=True)]).aigc_label == "2"
     # Strongest claim wins.
-    both = [f("aigc.raw", label="3"), f("c2pa.ai_source", validation_state="Valid")]
+    both = [
+        f("label.implicit", label="3", valid=True),
+        f("c2pa.ai_source", validation_state="Valid"),
+    ]
     assert decide(both).aigc_label == "1"
-    # An AIGC field that does not parse is a trace, not a label.
-    assert decide([f("aigc.raw", field="AIGC", label=None)]).aigc_label == "3"
+
+
+def test_broken_labels_and_raw_fields_are_traces() -> None:
+    assert decide([f("label.implicit", label="1", valid=False)]).aigc_label == "3"
+    assert decide([f("label.noncompliant", problems=["x"])]).aigc_label == "3"
+    assert decide([f("label.signature_invalid")]).aigc_label == "3"
+    assert decide([f("aigc.raw", field="TXXX:AIGC", label="1")]).aigc_label == "3"
+    assert decide([f("label.explicit", status="too_small")]).aigc_label == "3"
+    assert decide([f("label.signature_unverified")]).aigc_label is None
 
 
 def test_unknown_kinds_never_change_the_verdict() -> None:

@@ -16,6 +16,8 @@ from deepguard import __version__
 from deepguard.cli._state import AppState
 from deepguard.cli.demo import demo
 from deepguard.cli.history import history, show
+from deepguard.cli.keys import keys_app
+from deepguard.cli.labels import inspect, label, propagate
 from deepguard.cli.scan import scan
 from deepguard.errors import DeepguardError, DependencyError
 
@@ -71,6 +73,10 @@ app.command("scan")(scan)
 app.command("history")(history)
 app.command("show")(show)
 app.command("demo")(demo)
+app.command("label")(label)
+app.command("inspect")(inspect)
+app.command("propagate")(propagate)
+app.add_typer(keys_app, name="keys")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -174,6 +174,8 @@ _SIMPLE: tuple[tuple[bytes, ProbeResult], ...] = (
     (b"GIF89a", ProbeResult(MediaKind.IMAGE, "image/gif", "gif")),
     (b"II*\x00", ProbeResult(MediaKind.IMAGE, "image/tiff", "tiff")),
     (b"MM\x00*", ProbeResult(MediaKind.IMAGE, "image/tiff", "tiff")),
+    (b"II+\x00", ProbeResult(MediaKind.IMAGE, "image/tiff", "tiff")),  # BigTIFF
+    (b"MM\x00+", ProbeResult(MediaKind.IMAGE, "image/tiff", "tiff")),
     (b"BM", ProbeResult(MediaKind.IMAGE, "image/bmp", "bmp")),
     (
         b"\x00\x00\x00\x0cjXL \r\n\x87\n",

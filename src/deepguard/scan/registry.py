@@ -25,9 +25,11 @@ log = logging.getLogger(__name__)
 
 def default_detector_classes() -> tuple[type[Detector], ...]:
     """The built-in detectors, in the order they run."""
+    from deepguard.labels.detector import LabelsDetector
+    from deepguard.labels.explicit_detector import ExplicitLabelsDetector
     from deepguard.provenance.detector import ProvenanceDetector
 
-    return (ProvenanceDetector,)
+    return (ProvenanceDetector, LabelsDetector, ExplicitLabelsDetector)
 
 
 @dataclass

@@ -1,18 +1,20 @@
-"""Verdict policy v1: from findings to the Art. 6 label class.
+"""Verdict policy v2: from findings to the Art. 6 label class.
 
 This is the one place where evidence turns into a decision, so that a platform
 can review, document and change its rules without touching any detector.
 
 The rules (Measures for Labeling AI-Generated Synthetic Content, Art. 6):
 
-* ``"1"`` (AI-generated): an implicit AIGC label in the file metadata declares
-  it (its own ``Label`` value is kept when it says 2 or 3), or a C2PA manifest
-  that validates, or IPTC XMP ``DigitalSourceType``, says the content was made
-  by a trained algorithm.
+* ``"1"`` (AI-generated): a valid GB 45438 implicit label (compliant, and no
+  signature on it fails) declares it (its own ``Label`` value is kept when it
+  says 2 or 3), or a C2PA manifest that validates, or IPTC XMP
+  ``DigitalSourceType``, says the content was made by a trained algorithm.
 * ``"3"`` (suspected AI-generated): no such label, but traces of generation:
-  generator parameters in PNG text chunks, a known generator named in EXIF, XMP
-  or container tags, a synthetic source type, a C2PA AI claim that does not
-  validate, an AIGC field that cannot be parsed.
+  an explicit AI notice in the pixels or the audio rhythm cue, a label that is
+  present but broken (noncompliant, or its signature fails), generator
+  parameters in PNG text chunks, a known generator named in EXIF, XMP or
+  container tags, a synthetic source type, a C2PA AI claim that does not
+  validate, an AIGC field that only the raw provenance reader saw.
 * ``None``: nothing indicates AI generation.
 
 ``"2"`` (possibly AI-generated) comes only from the uploader's declaration,
@@ -32,7 +34,7 @@ from deepguard.scan.finding import AigcLabel, Finding, Verdict
 
 __all__ = ["POLICY_VERSION", "Role", "decide", "role_of"]
 
-POLICY_VERSION = "v1"
+POLICY_VERSION = "v2"
 
 
 class Role(enum.Enum):
@@ -53,6 +55,11 @@ _TRACE_KINDS: frozenset[str] = frozenset(
         "generator.name",
         "c2pa.synthetic_source",
         "xmp.ai_field",
+        "aigc.raw",
+        "label.noncompliant",
+        "label.signature_invalid",
+        "label.explicit",
+        "label.audio_cue",
     }
 )
 
@@ -60,8 +67,9 @@ _TRACE_KINDS: frozenset[str] = frozenset(
 def role_of(finding: Finding) -> Role:
     """The role a finding plays in the verdict."""
     kind, details = finding.kind, finding.details
-    if kind == "aigc.raw":
-        return Role.LABEL if details.get("label") in _AI_LABEL_VALUES else Role.TRACE
+    if kind == "label.implicit":
+        valid = details.get("valid") and details.get("label") in _AI_LABEL_VALUES
+        return Role.LABEL if valid else Role.TRACE
     if kind == "c2pa.ai_source":
         return (
             Role.LABEL if details.get("validation_state") in _VALID_C2PA else Role.TRACE
@@ -91,7 +99,9 @@ def decide(findings: Iterable[Finding]) -> Verdict:
         role = role_of(finding)
         if role is Role.LABEL:
             declared = (
-                finding.details.get("label") if finding.kind == "aigc.raw" else "1"
+                finding.details.get("label")
+                if finding.kind == "label.implicit"
+                else "1"
             )
             labels.append((declared if declared in _AI_LABEL_VALUES else "1", finding))  # type: ignore[arg-type]
         elif role is Role.TRACE:

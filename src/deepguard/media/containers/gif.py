@@ -1,8 +1,11 @@
-"""GIF block walker: extensions (XMP application data, comments) only.
+"""GIF block walker: every top-level block, and the extensions among them.
 
 GIF has no lengths at block level: image data and extensions are chains of
 sub-blocks of at most 255 bytes. The walker hops over those chains in 64 KiB
 windows (one read per window, not per sub-block) and never decodes LZW data.
+Readers want only the extensions (:func:`iter_extensions`); a writer that
+copies the file block by block wants the images and the trailer too
+(:func:`iter_blocks`), and both walk the same way.
 
 XMP is stored in an application extension ``XMP DataXMP`` as raw bytes
 followed by a 258-byte "magic trailer" that makes the packet parse as a
@@ -13,11 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from deepguard.media.containers._binary import Source
 
-__all__ = ["XMP_APP_ID", "Extension", "iter_extensions", "read_subblocks", "read_xmp"]
+__all__ = [
+    "XMP_APP_ID",
+    "Block",
+    "Extension",
+    "iter_blocks",
+    "iter_extensions",
+    "read_subblocks",
+    "read_xmp",
+    "screen_end",
+]
 
 XMP_APP_ID: Final = b"XMP DataXMP"
 _EXTENSION: Final = 0x21
@@ -61,33 +73,75 @@ class Extension:
         return f"0x{self.label:02X}"
 
 
-def iter_extensions(src: Source) -> Iterator[Extension]:
-    """Yield extension blocks up to the trailer, skipping image data.
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One top-level block: an image, an extension or the trailer.
+
+    ``end`` is just after the block (for the trailer, ``offset + 1``);
+    ``extension`` is set for extension blocks.
+    """
+
+    kind: Literal["image", "extension", "trailer"]
+    offset: int
+    end: int
+    extension: Extension | None = None
+
+
+def screen_end(src: Source) -> int:
+    """Offset just after the logical screen descriptor and global colour table.
+
+    The colour table's bytes are not checked to be there; the first block
+    read after it is.
+
+    Raises:
+        CorruptMedia: no GIF signature.
+    """
+    head = src.read_upto(0, 13)
+    if len(head) < 13 or head[:6] not in (b"GIF87a", b"GIF89a"):
+        raise src.corrupt("not a GIF: missing signature")
+    return 13 + _color_table_size(head[10])
+
+
+def iter_blocks(src: Source) -> Iterator[Block]:
+    """Yield every block after the screen descriptor, the trailer last.
+
+    Image data is skipped, not read.
 
     Raises:
         CorruptMedia: no GIF signature, an unknown block, or a sub-block chain
             that runs past the end of the file.
     """
-    head = src.read_upto(0, 13)
-    if len(head) < 13 or head[:6] not in (b"GIF87a", b"GIF89a"):
-        raise src.corrupt("not a GIF: missing signature")
+    pos = screen_end(src)
     cur = _Cursor(src)
-    pos = 13 + _color_table_size(head[10])
     while True:
         kind = cur.byte(pos, "GIF block introducer")
         if kind == _TRAILER:
+            yield Block("trailer", pos, pos + 1)
             return
         if kind == _IMAGE:
             flags = cur.byte(pos + 9, "GIF image descriptor")
             # descriptor, local colour table, LZW minimum code size, sub-blocks
-            pos = cur.skip_subblocks(pos + 10 + _color_table_size(flags) + 1)
+            end = cur.skip_subblocks(pos + 10 + _color_table_size(flags) + 1)
+            yield Block("image", pos, end)
         elif kind == _EXTENSION:
             ext = _extension(cur, pos, cur.byte(pos + 1, "GIF extension label"))
-            yield ext
-            pos = ext.end
+            end = ext.end
+            yield Block("extension", pos, end, ext)
         else:
             msg = f"unknown GIF block 0x{kind:02X} at offset {src.absolute(pos)}"
             raise src.corrupt(msg)
+        pos = end
+
+
+def iter_extensions(src: Source) -> Iterator[Extension]:
+    """Yield extension blocks up to the trailer, skipping image data.
+
+    Raises:
+        CorruptMedia: see :func:`iter_blocks`.
+    """
+    for block in iter_blocks(src):
+        if block.extension is not None:
+            yield block.extension
 
 
 def _extension(cur: _Cursor, pos: int, label: int) -> Extension:

@@ -37,12 +37,14 @@ __all__ = [
     "Item",
     "Location",
     "Tag",
+    "is_xmp_item",
     "iter_boxes",
     "iter_metadata",
     "parse_data",
     "parse_hdlr",
     "parse_iloc",
     "parse_infe",
+    "parse_key_entries",
     "parse_keys",
     "walk",
 ]
@@ -276,20 +278,32 @@ def parse_keys(data: bytes) -> list[str]:
     Raises:
         ValueError, struct.error: a count or size does not fit the payload.
     """
+    return [_decode(name) for _, name in parse_key_entries(data)]
+
+
+def parse_key_entries(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(namespace, raw name) per entry of a ``keys`` payload, in index order.
+
+    For callers that need the namespace (``mdta``) or decode names their own
+    way; :func:`parse_keys` is the usual reader.
+
+    Raises:
+        ValueError, struct.error: a count or size does not fit the payload.
+    """
     count = u32be(data, 4)
     if count > len(data) // 8:
         msg = f"keys box claims {count} entries in {len(data)} bytes"
         raise ValueError(msg)
-    keys: list[str] = []
+    entries: list[tuple[bytes, bytes]] = []
     pos = 8
     for _ in range(count):
         size = u32be(data, pos)
         if size < 8 or pos + size > len(data):
             msg = f"keys entry at byte {pos} has invalid size {size}"
             raise ValueError(msg)
-        keys.append(_decode(data[pos + 8 : pos + size]))
+        entries.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + size]))
         pos += size
-    return keys
+    return entries
 
 
 def parse_data(head: bytes, body: bytes) -> str | None:
@@ -330,6 +344,11 @@ def parse_infe(data: bytes) -> Item:
     content_type = rest.split(b"\x00", 1)[0]
     item_type = "mime" if content_type else ""
     return Item(item_id, item_type, _decode(name), _decode(content_type))
+
+
+def is_xmp_item(item: Item) -> bool:
+    """Whether a HEIF item holds XMP: a ``mime`` item of type ``rdf+xml``."""
+    return item.item_type == "mime" and "rdf+xml" in item.content_type
 
 
 def parse_iloc(data: bytes) -> dict[int, Location]:
@@ -518,7 +537,7 @@ class _State:
 
     def item_blobs(self, src: Source) -> Iterator[Blob]:
         for item in self.items.values():
-            is_xmp = item.item_type == "mime" and "rdf+xml" in item.content_type
+            is_xmp = is_xmp_item(item)
             if not (is_xmp or item.item_type == "Exif"):
                 continue
             loc = self.locations.get(item.item_id)
