@@ -1115,3 +1115,19 @@ def test_registry_picks_these_carriers(kind: str, tmp_path: Path) -> None:
     reading = read_label(out)
     assert reading.status is LabelStatus.COMPLIANT and reading.fields == FIELDS
     assert content_digest(out) == content_digest(src)
+
+
+def test_zip_without_members_is_read_cleanly_and_refused_for_writing(
+    tmp_path: Path,
+) -> None:
+    """Found by bench/fuzz_labels.py: an empty archive broke the layout check."""
+    from deepguard.errors import DeepguardError
+    from deepguard.labels.implicit.ooxml import OoxmlCarrier
+
+    empty = tmp_path / "empty.docx"
+    with zipfile.ZipFile(empty, "w"):
+        pass
+    found = OoxmlCarrier().read(empty, Limits())
+    assert found.copies == [] and found.errors == []
+    with pytest.raises(DeepguardError):
+        OoxmlCarrier().write(empty, tmp_path / "out.docx", '{"AIGC":{}}', Limits())

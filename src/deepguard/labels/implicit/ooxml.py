@@ -210,7 +210,8 @@ class _Package:
     def _check_layout(self) -> None:
         """Members must lie inside the file, one after another, never overlapping."""
         ordered = sorted(self.members, key=lambda info: info.header_offset)
-        for info, after in zip(ordered, [*ordered[1:], None], strict=True):
+        following: list[zipfile.ZipInfo | None] = [*ordered[1:], None]
+        for info, after in zip(ordered, following[: len(ordered)], strict=True):
             end = (
                 info.header_offset
                 + _LOCAL_HEADER.size
