@@ -229,6 +229,38 @@ def _scaled(width: int, height: int, max_side: int | None) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
+class _Samples:
+    """Decoded samples waiting to be windowed.
+
+    Frames are kept as a list and joined only when a window is taken, so each
+    sample is copied a bounded number of times however long the window:
+    appending to one growing array would copy the whole window per frame.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[npt.NDArray[np.float32]] = []
+        self.size = 0
+
+    def add(self, frame: npt.NDArray[Any]) -> None:
+        data = frame.reshape(-1).astype(np.float32, copy=False)
+        self._parts.append(data)
+        self.size += data.size
+
+    def _joined(self) -> npt.NDArray[np.float32]:
+        if len(self._parts) != 1:
+            self._parts = [np.concatenate(self._parts)]
+        return self._parts[0]
+
+    def head(self, n: int) -> npt.NDArray[np.float32]:
+        """A copy of the first ``n`` samples."""
+        return self._joined()[:n].copy()
+
+    def drop(self, n: int) -> None:
+        rest = self._joined()[n:]
+        self._parts = [rest] if rest.size else []
+        self.size = rest.size
+
+
 def iter_audio(
     path: Path,
     *,
@@ -257,8 +289,8 @@ def iter_audio(
     deadline = _Deadline(path, limits.max_decode_s)
     container = open_container(path, limits=limits)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    buf = np.zeros(0, dtype=np.float32)
-    consumed = 0  # samples dropped from the front of buf so far
+    pending = _Samples()
+    consumed = 0  # samples dropped from the front so far
     produced = 0
     try:
         if not container.streams.audio:
@@ -268,30 +300,28 @@ def iter_audio(
             for frame in container.decode(stream):
                 deadline.check()
                 for out in resampler.resample(frame):
-                    buf = np.concatenate(
-                        [buf, out.to_ndarray().reshape(-1).astype(np.float32)]
-                    )
-                while buf.size >= win:
+                    pending.add(out.to_ndarray())
+                while pending.size >= win:
                     yield AudioWindow(
-                        consumed / sample_rate, buf[:win].copy(), sample_rate
+                        consumed / sample_rate, pending.head(win), sample_rate
                     )
                     produced += 1
-                    buf = buf[hop_n:]
+                    pending.drop(hop_n)
                     consumed += hop_n
             for out in resampler.resample(None):
-                buf = np.concatenate(
-                    [buf, out.to_ndarray().reshape(-1).astype(np.float32)]
-                )
+                pending.add(out.to_ndarray())
         except _AV_ERRORS as exc:
-            if produced == 0 and buf.size == 0:
+            if produced == 0 and pending.size == 0:
                 raise CorruptMedia(
                     f"cannot decode audio: {_av_message(exc)}", path=path
                 ) from exc
-        while buf.size >= win:
-            yield AudioWindow(consumed / sample_rate, buf[:win].copy(), sample_rate)
-            buf = buf[hop_n:]
+        while pending.size >= win:
+            yield AudioWindow(consumed / sample_rate, pending.head(win), sample_rate)
+            pending.drop(hop_n)
             consumed += hop_n
-        if buf.size:
-            yield AudioWindow(consumed / sample_rate, buf.copy(), sample_rate)
+        if pending.size:
+            yield AudioWindow(
+                consumed / sample_rate, pending.head(pending.size), sample_rate
+            )
     finally:
         container.close()
