@@ -14,6 +14,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,3 +187,27 @@ def png_chunk(ctype: bytes, data: bytes, length: int | None = None) -> bytes:
 def jpeg_segment(marker: int, payload: bytes) -> bytes:
     """A JPEG marker segment (0xFF, ``marker``, length) around ``payload``."""
     return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+
+def chords(seconds: float, seed: int, rate: int = 16_000) -> npt.NDArray[np.float64]:
+    """Synthetic music: chords of harmonic-rich notes in a varied rhythm."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(round(seconds * rate))
+    pos = 0
+    while pos < out.size:
+        n = min(
+            round(rate * rng.choice([0.125, 0.25, 0.375, 0.5, 1.0])), out.size - pos
+        )
+        t = np.arange(n) / rate
+        root = int(rng.integers(48, 76))
+        seg = np.zeros(n)
+        for note in (root, root + 4, root + 7, root + 12):
+            f = 440 * 2 ** ((note - 69) / 12)
+            for h in range(1, 7):
+                if f * h < rate / 2.2:
+                    seg += np.sin(2 * math.pi * f * h * t + rng.uniform(0, 6)) / h
+        env = np.minimum(1, np.minimum(t / 0.01, (t[-1] - t) / 0.02 + 1e-9))
+        out[pos : pos + n] = seg * env * np.exp(-t * rng.uniform(0.5, 3))
+        pos += n
+    scaled: npt.NDArray[np.float64] = 0.5 * out / np.abs(out).max()
+    return scaled

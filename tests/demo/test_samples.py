@@ -75,7 +75,7 @@ def test_headers_read_except_for_the_broken_file(samples: list[SampleSpec]) -> N
 
 def test_expected_labels_cover_ai_and_plain(samples: list[SampleSpec]) -> None:
     labels = Counter(s.expected_label for s in samples)
-    assert labels["1"] == 2 and labels["3"] == 4 and labels[None] == 8
+    assert labels["1"] == 3 and labels["3"] == 6 and labels[None] == 8
 
 
 def test_generation_is_deterministic(samples: list[SampleSpec], tmp_path: Path) -> None:

@@ -535,6 +535,36 @@ def _w_pdf(path: Path) -> None:
     path.write_bytes(_minimal_pdf("deepguard demo document"))
 
 
+def _w_labelled_png(path: Path) -> None:
+    """Labelled the way a provider labels output: through the PNG carrier."""
+    from deepguard.labels.fields import AigcFields
+    from deepguard.labels.implicit import write_label
+
+    plain = path.with_name(f".{path.name}.plain")
+    plain.write_bytes(_png_bytes(_photo(320, 240, seed=9)))
+    try:
+        fields = AigcFields("1", DEMO_PRODUCER, "demo-labelled-0001")
+        write_label(plain, fields, out=path)
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+def _w_noncompliant_png(path: Path) -> None:
+    """An AIGC label missing its required ProduceID: present but broken."""
+    label = {"AIGC": {"Label": "1", "ContentProducer": DEMO_PRODUCER}}
+    text = {"AIGC": json.dumps(label, separators=(",", ":"))}
+    path.write_bytes(_png_bytes(_photo(320, 240, seed=10), text=text))
+
+
+def _w_explicit_notice(path: Path) -> None:
+    """A visible 'AI生成' notice and no metadata at all."""
+    from deepguard.labels.explicit.render_image import LabelStyle, draw_label
+
+    image = _photo(480, 320, seed=11)
+    draw_label(image, LabelStyle(text="AI生成", position="bottom-right"))
+    path.write_bytes(_jpeg_bytes(image, quality=90))
+
+
 def _w_truncated(path: Path) -> None:
     path.write_bytes(_truncate_in_header(_jpeg_bytes(_photo(480, 320, seed=12))))
 
@@ -607,6 +637,27 @@ _RECIPES: tuple[_Recipe, ...] = (
         _w_markdown,
     ),
     _Recipe("document.pdf", MediaKind.DOCUMENT, "minimal one-page PDF", None, _w_pdf),
+    _Recipe(
+        "labelled_by_provider.png",
+        MediaKind.IMAGE,
+        "PNG labelled through deepguard's carrier (GB 45438 tEXt AIGC + TC260 XMP)",
+        "1",
+        _w_labelled_png,
+    ),
+    _Recipe(
+        "noncompliant_label.png",
+        MediaKind.IMAGE,
+        "PNG whose AIGC label lacks the required ProduceID (label present but broken)",
+        "3",
+        _w_noncompliant_png,
+    ),
+    _Recipe(
+        "explicit_notice.jpg",
+        MediaKind.IMAGE,
+        "JPEG with a visible 'AI生成' notice in the corner and no metadata",
+        "3",
+        _w_explicit_notice,
+    ),
     _Recipe(
         "truncated.jpg",
         MediaKind.IMAGE,

@@ -5,7 +5,8 @@ frames go through OCR (the opening 2 s of video densely, then periodically),
 audio through the cue detector. Finding kinds:
 
 * ``label.explicit`` - an AI-label phrase is on screen; ``details.status`` is
-  ``compliant``, ``too_small``, ``wrong_position`` or ``too_short`` with the
+  ``compliant``, ``too_small``, ``wrong_position``, ``too_short`` or
+  ``incomplete`` (an AI notice lacking 生成/合成, e.g. "Made with AI"), with the
   best hit's box, height ratio, position and timestamps;
 * ``label.audio_cue`` - the "short long short short" cue, with timestamps.
 
@@ -34,6 +35,7 @@ _SUMMARY = {
     "too_small": "explicit AI label below 5% of the short side",
     "wrong_position": "explicit AI label not on an edge or corner",
     "too_short": "explicit AI label on screen for less than the opening 2 s",
+    "incomplete": "AI notice without the generation element (生成/合成)",
 }
 
 
