@@ -12,7 +12,24 @@ import sqlalchemy as sa
 from deepguard.scan.finding import AigcLabel, Finding, Verdict
 from deepguard.scan.result import DetectorRun, FileIdentity, ScanError, ScanResult
 
-POSTGRES_URL = os.environ.get("DEEPGUARD_TEST_POSTGRES_URL")
+
+def _worker_url(url: str | None) -> str | None:
+    """One database per pytest-xdist worker (``deepguard_test_gw0`` ...).
+
+    Workers run PostgreSQL tests at the same time; in one shared database
+    their CREATE and DROP TABLE statements race each other.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = sa.make_url(url)
+    return base.set(database=f"{base.database}_{worker}").render_as_string(
+        hide_password=False
+    )
+
+
+_BASE_POSTGRES_URL = os.environ.get("DEEPGUARD_TEST_POSTGRES_URL")
+POSTGRES_URL = _worker_url(_BASE_POSTGRES_URL)
 """A PostgreSQL database the tests may wipe; PostgreSQL tests skip without it."""
 
 T0 = dt.datetime(2025, 9, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -93,8 +110,26 @@ def rich_result() -> ScanResult:
     )
 
 
+def _ensure_database(url: str) -> None:
+    """Create this worker's database on first use (from the configured one)."""
+    if _BASE_POSTGRES_URL is None or url == _BASE_POSTGRES_URL:
+        return
+    name = sa.make_url(url).database
+    admin = sa.create_engine(_BASE_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
 def reset_postgres(url: str) -> None:
     """Drop deepguard's tables, whatever state an earlier test left them in."""
+    _ensure_database(url)
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
