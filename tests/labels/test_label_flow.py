@@ -191,3 +191,39 @@ def test_scan_verdict_uses_the_labels_detector(
     kinds = {f.kind for f in result.findings}
     assert {"label.implicit", "label.noncompliant"} <= kinds
     assert result.verdict.aigc_label == "3"
+
+
+def test_display_notice_is_rendered_and_then_labelled(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """propagate --display-label: the notice is drawn, then the label written."""
+    from deepguard.labels.explicit.detect_visual import detect_image_file
+
+    src = write_image(tmp_path / "upload.jpg", "JPEG", size=(480, 320))
+    out = tmp_path / "shown.jpg"
+    decision = propagate_file(
+        src,
+        settings=settings,
+        platform_code=PLATFORM,
+        declared_ai=True,
+        display_label=True,
+        out=out,
+    )
+    assert decision.label == "2" and decision.display_notice
+    assert "可能为AI生成" in decision.display_notice
+    report = detect_image_file(out)
+    assert report.status == "compliant", report.to_dict()
+    assert read_label(out).fields is not None
+
+
+def test_provider_explicit_label_on_text(tmp_path: Path, settings: Settings) -> None:
+    src = tmp_path / "article.md"
+    src.write_text("# Title\n\nGenerated paragraph.\n", encoding="utf-8")
+    out = tmp_path / "labelled.md"
+    outcome = label_file(
+        src, settings=settings, producer_code=PRODUCER, out=out, explicit=True
+    )
+    assert outcome.explicit is not None
+    text = out.read_text(encoding="utf-8")
+    assert "AI生成" in text.split("---", 2)[2]  # the notice follows the front matter
+    assert read_label(out).status is LabelStatus.COMPLIANT
