@@ -126,7 +126,7 @@ def test_one_card_per_result_with_totals_and_badges(tmp_path: Path) -> None:
     assert f"<strong>{error.error}</strong>" in found[4]
     assert '<ul class="errors">' in found[4] and '<ul class="errors">' not in found[2]
     # Reasons and the findings table of the traced file.
-    assert "AI-generation traces without an implicit label" in found[1]
+    assert "AI-generation traces without a valid implicit label" in found[1]
     assert "<code>png.sd_parameters</code>" in found[1]
     assert "<details><summary>1 field(s)</summary>" in found[1]
 

@@ -106,6 +106,9 @@ def decide(findings: Iterable[Finding]) -> Verdict:
             labels.append((declared if declared in _AI_LABEL_VALUES else "1", finding))  # type: ignore[arg-type]
         elif role is Role.TRACE:
             traces.append(finding)
+    # Label-detector findings (a broken label, an explicit notice) explain a
+    # verdict better than raw metadata traces, so they lead the reasons.
+    traces.sort(key=lambda f: not f.kind.startswith("label."))
     if labels:
         # The strongest claim wins: "1" over "2" over "3".
         chosen = min(label for label, _ in labels)
@@ -113,7 +116,7 @@ def decide(findings: Iterable[Finding]) -> Verdict:
         reasons += [_reason(f) for f in traces]
         return Verdict(aigc_label=chosen, reasons=tuple(reasons), policy=POLICY_VERSION)
     if traces:
-        reasons = ["AI-generation traces without an implicit label"]
+        reasons = ["AI-generation traces without a valid implicit label"]
         reasons += [_reason(f) for f in traces]
         return Verdict(aigc_label="3", reasons=tuple(reasons), policy=POLICY_VERSION)
     return Verdict(aigc_label=None, reasons=(), policy=POLICY_VERSION)
