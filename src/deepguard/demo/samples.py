@@ -39,7 +39,7 @@ from PIL.PngImagePlugin import PngInfo
 from deepguard.media.probe import MediaKind
 from deepguard.scan.finding import AigcLabel
 
-__all__ = ["SampleSpec", "generate_mixed_corpus", "generate_samples"]
+__all__ = ["SampleSpec", "generate_mixed_corpus", "generate_samples", "minimal_pdf"]
 
 IPTC_TRAINED_ALGORITHMIC_MEDIA = (
     "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -419,19 +419,31 @@ def _aigc_label_json(*, label: str = "1", produce_id: str = "demo-0001") -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _minimal_pdf(text: str) -> bytes:
-    """A one-page PDF 1.4 written by hand, with a correct cross-reference table."""
+def minimal_pdf(
+    text: str,
+    *,
+    info: bytes
+    | None = b"/Title (deepguard demo) /Producer (deepguard demo generator)",
+    mediabox: bytes = b"0 0 320 160",
+    eol: bool = True,
+) -> bytes:
+    """A one-page PDF 1.4 written by hand, with a correct cross-reference table.
+
+    ``info`` is the body of the Info dictionary (None: no Info); ``eol`` ends
+    the file with a newline after ``%%EOF``, as most writers do.
+    """
     safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     content = f"BT /F1 18 Tf 36 72 Td ({safe}) Tj ET".encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 320 160] /Contents 4 0 R"
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [" + mediabox + b"] /Contents 4 0 R"
         b" /Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Title (deepguard demo) /Producer (deepguard demo generator) >>",
     ]
+    if info is not None:
+        objects.append(b"<< " + info + b" >>")
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -440,9 +452,11 @@ def _minimal_pdf(text: str) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\n" % (len(objects) + 1)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
+    trailer = b"/Size %d /Root 1 0 R" % (len(objects) + 1)
+    if info is not None:
+        trailer += b" /Info 6 0 R"
+    out += b"trailer\n<< " + trailer + b" >>\nstartxref\n%d\n%%%%EOF" % xref
+    return bytes(out + (b"\n" if eol else b""))
 
 
 def _truncate_in_header(jpeg: bytes) -> bytes:
@@ -532,7 +546,7 @@ def _w_markdown(path: Path) -> None:
 
 
 def _w_pdf(path: Path) -> None:
-    path.write_bytes(_minimal_pdf("deepguard demo document"))
+    path.write_bytes(minimal_pdf("deepguard demo document"))
 
 
 def _w_labelled_png(path: Path) -> None:

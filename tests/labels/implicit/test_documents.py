@@ -25,6 +25,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import NameObject, StreamObject
 
 from deepguard.config import Limits
+from deepguard.demo.samples import minimal_pdf
 from deepguard.errors import (
     CorruptMedia,
     DeepguardError,
@@ -127,30 +128,7 @@ def _pdf_bytes(
     eol: bool = True,
 ) -> bytes:
     """A one-page PDF 1.4 with a text content stream and a correct xref."""
-    content = f"BT /F1 18 Tf 36 72 Td ({text}) Tj ET".encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [" + mediabox + b"] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    if info is not None:
-        objects.append(b"<< " + info + b" >>")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    trailer = b"/Size %d /Root 1 0 R" % (len(objects) + 1)
-    if info is not None:
-        trailer += b" /Info 6 0 R"
-    out += b"trailer\n<< " + trailer + b" >>\nstartxref\n%d\n%%%%EOF" % xref
-    return bytes(out + (b"\n" if eol else b""))
+    return minimal_pdf(text, info=info, mediabox=mediabox, eol=eol)
 
 
 def _page_streams(path: Path) -> list[bytes]:
