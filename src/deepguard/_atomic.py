@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_output", "copy_to_temp"]
+__all__ = ["atomic_output", "copy_to_temp", "output_path"]
 
 
 @contextlib.contextmanager
@@ -45,3 +45,15 @@ def atomic_output(dst: Path, *, mode: int = 0o644) -> Iterator[Path]:
 def copy_to_temp(src: Path, tmp: Path) -> None:
     """Copy ``src`` onto ``tmp`` (for writers that edit a copy in place)."""
     shutil.copyfile(src, tmp)
+
+
+def output_path(src: Path, out: Path | None, in_place: bool) -> Path:
+    """Where a writer puts its result: ``out``, or ``src`` itself when asked.
+
+    Raises:
+        ValueError: neither or both were given; an in-place edit is never
+            a default.
+    """
+    if (out is None) == (not in_place):
+        raise ValueError("give exactly one of out= or in_place=True")
+    return src if out is None else out

@@ -15,15 +15,16 @@ the output appears atomically and the input is never modified unless
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deepguard._atomic import output_path
 from deepguard.config import Settings
 from deepguard.errors import InvalidLabel
+from deepguard.labels.display import jsonable
 from deepguard.labels.fields import AigcFields
 from deepguard.labels.implicit.registry import content_digest, write_label
 from deepguard.labels.integrity import sign_producer
@@ -87,14 +88,11 @@ def label_file(
         NotFound: ``sign=True`` and no key for the producer code.
         DeepguardError: the input cannot be read or labelled.
     """
-    if (out is None) == (not in_place):
-        raise ValueError("give exactly one of out= or in_place=True")
+    dst = output_path(src, out, in_place)
     if not (implicit or explicit or c2pa):
         raise InvalidLabel(
             "nothing to do: choose implicit, explicit and/or c2pa", path=src
         )
-    dst = src if in_place else out
-    assert dst is not None
     outcome = LabelOutcome(source=src, output=dst)
     fields = AigcFields(
         label=label, content_producer=producer_code, produce_id=produce_id or new_id()
@@ -142,11 +140,8 @@ def label_file(
                 soft_binding=soft_binding,
                 limits=settings.limits,
             )
-            outcome.c2pa = _jsonable(result)
+            outcome.c2pa = jsonable(result)
             stage = nxt
-        if stage == src:  # pragma: no cover - every branch above moves stage
-            shutil.copyfile(src, Path(tmp) / "copy")
-            stage = Path(tmp) / "copy"
         os.chmod(stage, 0o644)
         os.replace(stage, dst)
     return outcome
@@ -163,25 +158,9 @@ def _c2pa_config(settings: Settings, src: Path) -> Any:
             "in the configuration",
             path=src,
         )
-    try:
-        alg = C2paSigningAlg(cfg.c2pa_alg.lower())
-    except ValueError:
-        known = ", ".join(a.value for a in C2paSigningAlg)
-        raise ConfigError(
-            f"labels.c2pa_alg {cfg.c2pa_alg!r} is not one of {known}"
-        ) from None
     return C2paSigningConfig(
         cert_chain=cfg.c2pa_cert_chain,
         private_key=cfg.c2pa_private_key,
-        alg=alg,
+        alg=C2paSigningAlg.parse(cfg.c2pa_alg, path=cfg.c2pa_private_key),
         tsa_url=cfg.c2pa_tsa_url,
     )
-
-
-def _jsonable(result: Any) -> dict[str, Any]:
-    to_dict = getattr(result, "to_dict", None)
-    if callable(to_dict):
-        data = to_dict()
-        if isinstance(data, dict):
-            return data
-    return {"result": str(result)}

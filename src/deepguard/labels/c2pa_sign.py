@@ -154,6 +154,20 @@ class C2paSigningAlg(enum.StrEnum):
     PS512 = "ps512"
     ED25519 = "ed25519"
 
+    @classmethod
+    def parse(cls, name: str, *, path: Path | None = None) -> C2paSigningAlg:
+        """The algorithm named ``name`` (any case).
+
+        Raises:
+            ConfigError: not an algorithm c2pa-rs signs with.
+        """
+        try:
+            return cls(str(name).lower())
+        except ValueError:
+            known = ", ".join(a.value for a in cls)
+            msg = f"unknown C2PA signing algorithm {name!r} (use one of {known})"
+            raise ConfigError(msg, path=path) from None
+
 
 _EC_CURVES: Final[Mapping[C2paSigningAlg, type[ec.EllipticCurve]]] = {
     C2paSigningAlg.ES256: ec.SECP256R1,
@@ -181,12 +195,7 @@ class C2paSigningConfig:
     tsa_url: str | None = None
 
     def __post_init__(self) -> None:
-        try:
-            alg = C2paSigningAlg(str(self.alg).lower())
-        except ValueError:
-            known = ", ".join(a.value for a in C2paSigningAlg)
-            msg = f"unknown C2PA signing algorithm {self.alg!r} (use one of {known})"
-            raise ConfigError(msg, path=self.private_key) from None
+        alg = C2paSigningAlg.parse(self.alg, path=self.private_key)
         object.__setattr__(self, "alg", alg)
         object.__setattr__(self, "cert_chain", Path(self.cert_chain))
         object.__setattr__(self, "private_key", Path(self.private_key))

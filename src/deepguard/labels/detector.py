@@ -57,7 +57,9 @@ class LabelsDetector(Detector):
         return any(c.handles(item.probe) for c in carriers())
 
     def run(self, item: MediaItem) -> list[Finding]:
-        inspection = inspect_label(item.path, limits=item.limits, trusted=self.trusted)
+        inspection = inspect_label(
+            item.path, limits=item.limits, trusted=self.trusted, probed=item.probe
+        )
         return findings_from_inspection(inspection, detector=self.name)
 
 

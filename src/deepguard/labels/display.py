@@ -18,16 +18,17 @@ from deepguard.config import Settings
 from deepguard.errors import UnsupportedFormat
 from deepguard.media.probe import MediaKind, probe
 
-__all__ = ["render_notice"]
+__all__ = ["jsonable", "render_notice"]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A JSON-ready copy of a renderer's or signer's result dataclass."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+            f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
         }
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
@@ -94,4 +95,4 @@ def render_notice(
             "images or text before building the document",
             path=src,
         )
-    return {"kind": str(kind), "summary": summary, "result": _jsonable(result)}
+    return {"kind": str(kind), "summary": summary, "result": jsonable(result)}

@@ -8,7 +8,7 @@ signature to verify.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from deepguard.labels.integrity import (
 )
 from deepguard.labels.keys import TrustedKeys
 from deepguard.labels.signing import SignatureToken
+from deepguard.media.probe import ProbeResult, probe
 
 __all__ = ["Inspection", "inspect_label"]
 
@@ -35,7 +36,6 @@ class Inspection:
     reading: LabelReading
     signatures: tuple[SignatureCheck, ...] = ()
     digest_error: str | None = None
-    trust_problems: tuple[str, ...] = field(default=())
 
     @property
     def signature_invalid(self) -> bool:
@@ -50,7 +50,11 @@ class Inspection:
 
 
 def inspect_label(
-    path: Path, *, limits: Limits | None = None, trusted: TrustedKeys | None = None
+    path: Path,
+    *,
+    limits: Limits | None = None,
+    trusted: TrustedKeys | None = None,
+    probed: ProbeResult | None = None,
 ) -> Inspection:
     """Read, validate and (where signed) verify the label of ``path``.
 
@@ -58,7 +62,8 @@ def inspect_label(
         DeepguardError: the file cannot be read or has no label carrier.
     """
     limits = limits or Limits()
-    reading = read_label(path, limits=limits)
+    probed = probed or probe(path, max_file_bytes=limits.max_file_bytes)
+    reading = read_label(path, limits=limits, probed=probed)
     fields = reading.fields
     if fields is None:
         return Inspection(path, reading)
@@ -70,10 +75,8 @@ def inspect_label(
         return Inspection(path, reading, tuple(checks))
     trusted = trusted or TrustedKeys.empty()
     try:
-        digest = content_digest(path, limits=limits)
+        digest = content_digest(path, limits=limits, probed=probed)
     except DeepguardError as exc:
         return Inspection(path, reading, digest_error=str(exc))
     checks = verify_signatures(fields, digest, trusted)
-    return Inspection(
-        path, reading, tuple(checks), trust_problems=tuple(trusted.problems)
-    )
+    return Inspection(path, reading, tuple(checks))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deepguard._atomic import output_path
 from deepguard.config import Settings
 from deepguard.errors import DeepguardError
 from deepguard.labels.apply import new_id
@@ -120,8 +121,7 @@ def propagate_file(
         ValueError: neither or both of ``out`` and ``in_place``.
         DeepguardError: the file cannot be read, scanned or labelled.
     """
-    if (out is None) == (not in_place):
-        raise ValueError("give exactly one of out= or in_place=True")
+    dst = output_path(src, out, in_place)
     scanner = scanner or Scanner.from_settings(settings)
     result = scanner.scan_path(src)
     if result.file.sha256 is None and result.errors:
@@ -142,8 +142,6 @@ def propagate_file(
     fields = _fields_to_write(
         result.findings, label, platform_code, propagate_id, decision
     )
-    dst = src if in_place else out
-    assert dst is not None
     dst.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".deepguard-", dir=dst.parent) as tmp:
         stage = src

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from deepguard._atomic import atomic_output
+from deepguard._atomic import atomic_output, output_path
 from deepguard.config import Limits
 from deepguard.errors import InvalidLabel, UnsupportedFormat
 from deepguard.labels.fields import AigcFields, LabelReading, assess
@@ -42,8 +42,12 @@ def carrier_for(probed: ProbeResult, path: Path) -> Carrier:
     )
 
 
-def read_label(path: Path, *, limits: Limits | None = None) -> LabelReading:
+def read_label(
+    path: Path, *, limits: Limits | None = None, probed: ProbeResult | None = None
+) -> LabelReading:
     """Read and check the implicit label of one file.
+
+    ``probed`` skips probing again when the caller (a scan) already has it.
 
     Raises:
         DeepguardError: the file cannot be read or its format has no carrier.
@@ -51,16 +55,18 @@ def read_label(path: Path, *, limits: Limits | None = None) -> LabelReading:
             but recorded in the reading's ``errors``.
     """
     limits = limits or Limits()
-    probed = probe(path, max_file_bytes=limits.max_file_bytes)
+    probed = probed or probe(path, max_file_bytes=limits.max_file_bytes)
     carrier = carrier_for(probed, path)
     found = carrier.read(path, limits)
     return assess(found.copies, errors=found.errors, carrier=carrier.name)
 
 
-def content_digest(path: Path, *, limits: Limits | None = None) -> str:
+def content_digest(
+    path: Path, *, limits: Limits | None = None, probed: ProbeResult | None = None
+) -> str:
     """Hex digest of the content of ``path`` apart from its metadata."""
     limits = limits or Limits()
-    probed = probe(path, max_file_bytes=limits.max_file_bytes)
+    probed = probed or probe(path, max_file_bytes=limits.max_file_bytes)
     return carrier_for(probed, path).content_digest(path, limits)
 
 
@@ -82,8 +88,7 @@ def write_label(
         InvalidLabel: the fields are not a compliant label.
         DeepguardError: the input cannot be read or labelled.
     """
-    if (out is None) == (not in_place):
-        raise ValueError("give exactly one of out= or in_place=True")
+    dst = output_path(src, out, in_place)
     problems = fields.problems()
     if problems:
         raise InvalidLabel(
@@ -94,8 +99,6 @@ def write_label(
     carrier = carrier_for(probed, src)
     if not carrier.writable:
         raise UnsupportedFormat(f"{carrier.name} files cannot be labelled", path=src)
-    dst = src if in_place else out
-    assert dst is not None
     with atomic_output(dst) as tmp:
         carrier.write(src, tmp, fields.to_json(), limits)
     return dst
