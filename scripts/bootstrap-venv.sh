@@ -32,3 +32,8 @@ if ! "$python" -m venv "$venv" 2>/dev/null; then
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
+# The watermark tests and benchmark compare against invisible-watermark's
+# reference embedders. Its wheel declares torch only for one optional tensor
+# helper we never import, so it is installed without dependencies (its real
+# ones, OpenCV, PyWavelets, NumPy and Pillow, are already pinned above).
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps invisible-watermark==0.2.0

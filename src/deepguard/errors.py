@@ -14,6 +14,8 @@ everything the library raises and turn it into a one-line message::
     │   ├── LabelNotFound
     │   ├── ManifestInvalid
     │   └── SignatureInvalid
+    ├── WatermarkError
+    │   └── CannotCarryMark    too small, too short or silent for a mark
     ├── SignalError
     │   └── InvalidSignal      (also ValueError)
     ├── StorageError
@@ -33,6 +35,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "CannotCarryMark",
     "ConfigError",
     "Conflict",
     "CorruptMedia",
@@ -52,6 +55,7 @@ __all__ = [
     "SignatureInvalid",
     "StorageError",
     "UnsupportedFormat",
+    "WatermarkError",
     "WorkflowError",
 ]
 
@@ -139,6 +143,16 @@ class ManifestInvalid(LabelError):
 
 class SignatureInvalid(LabelError):
     """An integrity signature does not verify."""
+
+
+class WatermarkError(DeepguardError):
+    """Embedding or detecting an invisible watermark failed."""
+
+
+class CannotCarryMark(WatermarkError):
+    """The content is too small, too short or too silent to carry a mark."""
+
+    user_error = True
 
 
 class SignalError(DeepguardError):
