@@ -16,7 +16,14 @@ import pytest
 
 from deepguard.errors import Conflict, NotFound, StorageError
 from deepguard.scan.finding import AigcLabel
-from deepguard.store import NO_LABEL, IScanStore, IStore, MemoryStore, ScanSummary
+from deepguard.store import (
+    NO_LABEL,
+    IScanStore,
+    IStore,
+    LabelRecord,
+    MemoryStore,
+    ScanSummary,
+)
 from deepguard.store.sql import SqlStore
 
 from .factories import (
@@ -337,3 +344,57 @@ class TestScanStoreContract:
             same.save_scan(result=make_result(seed=1))
         with pytest.raises(StorageError):
             store.list_scans()
+
+
+def _record(tag: int, cid: int, produce_id: str, **kw: object) -> LabelRecord:
+    fields = {
+        "Label": "1",
+        "ContentProducer": "001191440300708461136T1XGW3",
+        "ProduceID": produce_id,
+    }
+    return LabelRecord(
+        producer_tag=tag,
+        content_id=cid,
+        fields=fields,
+        created_at=kw.pop("created_at", dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),  # type: ignore[arg-type]
+        sha256=kw.pop("sha256", "ab" * 32),  # type: ignore[arg-type]
+        path="/out/a.png",
+    )
+
+
+class TestLabelRecords:
+    """Watermark payloads map back to the producer's label fields."""
+
+    def test_exact_lookup_returns_the_fields(self, store: IStore) -> None:
+        rid = store.save_label_record(record=_record(0xABCDE, 2**43 + 5, "p1"))
+        store.save_label_record(record=_record(0xABCDE, 7, "p2"))
+        [found] = store.find_label_records(
+            producer_tags=(0xABCDE, 0xABCDE), content_ids=(2**43 + 5, 2**43 + 5)
+        )
+        assert found.id == rid
+        assert found.produce_id == "p1"
+        assert found.producer == "001191440300708461136T1XGW3"
+        assert found.content_id == 2**43 + 5  # 44-bit IDs survive the database
+
+    def test_range_lookup_serves_short_payloads(self, store: IStore) -> None:
+        store.save_label_record(record=_record(0xABC12, 0x123456789AB, "p1"))
+        store.save_label_record(record=_record(0xABD00, 0x123456789AB, "p2"))
+        found = store.find_label_records(
+            producer_tags=(0xABC00, 0xABCFF),
+            content_ids=(0x12345000000, 0x12345FFFFFF),
+        )
+        assert [r.produce_id for r in found] == ["p1"]
+
+    def test_same_output_is_recorded_once(self, store: IStore) -> None:
+        first = store.save_label_record(record=_record(1, 2, "p1"))
+        again = store.save_label_record(record=_record(1, 2, "p1"))
+        other = store.save_label_record(record=_record(1, 2, "p1", sha256="cd" * 32))
+        assert first == again != other
+
+    def test_newest_first(self, store: IStore) -> None:
+        old = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        new = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+        store.save_label_record(record=_record(1, 2, "old", created_at=old))
+        store.save_label_record(record=_record(1, 2, "new", created_at=new))
+        found = store.find_label_records(producer_tags=(1, 1), content_ids=(2, 2))
+        assert [r.produce_id for r in found] == ["new", "old"]

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 from deepguard.store.interface import (
     MIN_PREFIX,
     NO_LABEL,
+    ILabelRecordStore,
     IScanStore,
     IStore,
+    LabelRecord,
     ScanSummary,
 )
 from deepguard.store.memory import MemoryStore
@@ -30,8 +32,10 @@ if TYPE_CHECKING:
 __all__ = [
     "MIN_PREFIX",
     "NO_LABEL",
+    "ILabelRecordStore",
     "IScanStore",
     "IStore",
+    "LabelRecord",
     "MemoryStore",
     "ScanSummary",
     "SqlStore",

@@ -24,7 +24,15 @@ from deepguard.errors import Conflict, NotFound
 from deepguard.scan.finding import AigcLabel
 from deepguard.scan.result import ScanResult
 
-__all__ = ["MIN_PREFIX", "NO_LABEL", "IScanStore", "IStore", "ScanSummary"]
+__all__ = [
+    "MIN_PREFIX",
+    "NO_LABEL",
+    "ILabelRecordStore",
+    "IScanStore",
+    "IStore",
+    "LabelRecord",
+    "ScanSummary",
+]
 
 MIN_PREFIX = 6
 """Fewest hex characters of a sha256 that :meth:`IScanStore.get_scan` accepts."""
@@ -185,7 +193,83 @@ class IScanStore(abc.ABC):
         self.close()
 
 
-class IStore(IScanStore):
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    """A producer's record of one labelled output, found again by its watermark.
+
+    Why: a metadata label is lost on the first re-upload, the watermark is not,
+    but the watermark carries only a compact key. This record maps that key
+    (``producer_tag``, ``content_id``) back to the GB 45438 fields the
+    producer wrote, so a platform can restore the label and name the producer.
+
+    Attributes:
+        producer_tag: 20-bit tag of the ContentProducer code.
+        content_id: 44-bit content ID scoped to the producer.
+        fields: the label's fields as written (``Label``, ``ContentProducer``,
+            ``ProduceID``, ``ReservedCode1`` ...).
+        created_at: when it was recorded, in UTC.
+        sha256: digest of the labelled output file, when there was one.
+        path: where the output was written.
+        id: the store's row id (0 before it is saved).
+    """
+
+    producer_tag: int
+    content_id: int
+    fields: dict[str, str]
+    created_at: dt.datetime
+    sha256: str | None = None
+    path: str | None = None
+    id: int = 0
+
+    @property
+    def producer(self) -> str:
+        return self.fields.get("ContentProducer", "")
+
+    @property
+    def produce_id(self) -> str:
+        return self.fields.get("ProduceID", "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "producer_tag": self.producer_tag,
+            "content_id": self.content_id,
+            "fields": dict(self.fields),
+            "created_at": self.created_at.isoformat(),
+            "sha256": self.sha256,
+            "path": self.path,
+        }
+
+
+class ILabelRecordStore(abc.ABC):
+    """Label records of watermarked outputs, looked up by payload bits."""
+
+    @abc.abstractmethod
+    def save_label_record(self, *, record: LabelRecord) -> int:
+        """Store a record and return its id.
+
+        Recording the same output again (same tag, content ID, ProduceID and
+        digest) returns the existing id instead of adding a duplicate.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+
+    @abc.abstractmethod
+    def find_label_records(
+        self, *, producer_tags: tuple[int, int], content_ids: tuple[int, int]
+    ) -> list[LabelRecord]:
+        """Records whose tag and content ID fall in the inclusive ranges.
+
+        Ranges, not values, because short (32-bit) payloads know only the top
+        bits of each field. Newest first.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+
+
+class IStore(IScanStore, ILabelRecordStore):
     """Everything deepguard stores; the composition root builds one of these.
 
     It grows by inheriting further narrow interfaces (labels, banks, cases) as

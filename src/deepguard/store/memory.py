@@ -15,13 +15,14 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from deepguard.errors import StorageError
 from deepguard.scan.result import ScanResult
 from deepguard.store.interface import (
     NO_LABEL,
     IStore,
+    LabelRecord,
     ScanSummary,
     as_utc,
     check_one_file,
@@ -43,6 +44,7 @@ class MemoryStore(IStore):
 
     def __init__(self) -> None:
         self._entries: list[_Entry] = []
+        self._records: list[LabelRecord] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -70,6 +72,44 @@ class MemoryStore(IStore):
                 for id_, result, document in zip(ids, results, documents, strict=True)
             )
         return ids
+
+    def save_label_record(self, *, record: LabelRecord) -> int:
+        """Store a record (or find the same one) and return its id.
+
+        Raises:
+            StorageError: the store is closed.
+        """
+        with self._lock:
+            self._check_open()
+            for existing in self._records:
+                if _same_record(existing, record):
+                    return existing.id
+            saved = replace(
+                record,
+                id=len(self._records) + 1,
+                fields=dict(record.fields),
+                created_at=as_utc(record.created_at),
+            )
+            self._records.append(saved)
+            return saved.id
+
+    def find_label_records(
+        self, *, producer_tags: tuple[int, int], content_ids: tuple[int, int]
+    ) -> list[LabelRecord]:
+        """Records in the ranges, newest first.
+
+        Raises:
+            StorageError: the store is closed.
+        """
+        with self._lock:
+            self._check_open()
+            found = [
+                replace(r, fields=dict(r.fields))
+                for r in self._records
+                if producer_tags[0] <= r.producer_tag <= producer_tags[1]
+                and content_ids[0] <= r.content_id <= content_ids[1]
+            ]
+        return sorted(found, key=lambda r: (r.created_at, r.id), reverse=True)
 
     def get_scan(self, *, sha256: str) -> ScanResult:
         """The latest scan of the content with this sha256 or unique prefix.
@@ -157,3 +197,12 @@ def _serialise(result: ScanResult) -> str:
     except (TypeError, ValueError) as exc:
         msg = f"cannot store scan of {result.file.path}: {exc}"
         raise StorageError(msg) from exc
+
+
+def _same_record(a: LabelRecord, b: LabelRecord) -> bool:
+    return (a.producer_tag, a.content_id, a.produce_id, a.sha256) == (
+        b.producer_tag,
+        b.content_id,
+        b.produce_id,
+        b.sha256,
+    )

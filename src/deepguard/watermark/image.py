@@ -71,6 +71,20 @@ def luma(rgb: npt.NDArray[Any]) -> Float:
     return np.asarray(0.299 * r + 0.587 * g + 0.114 * b, dtype=np.float32)
 
 
+def detection_luma(y: Float) -> Float:
+    """Luma at the size detection reads: big frames are brought to about 1080p.
+
+    A mark embedded at native resolution survives the halving (see the resize
+    0.5 benchmark), and an upscaled marked image returns to its original scale.
+    """
+    h, w = y.shape
+    if h * w <= _MAX_DETECT_PIXELS:
+        return y
+    factor = math.sqrt(_MAX_DETECT_PIXELS / (h * w))
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return np.asarray(cv2.resize(y, size, interpolation=cv2.INTER_AREA), np.float32)
+
+
 def perceptual_mask(y: Float) -> Float:
     """Where a luma change is hard to see, relative units (mean about 1).
 
@@ -209,15 +223,22 @@ class ImageWatermarker:
         self.fpr = fpr
         self.psnr_db = psnr_db
         self._layout = layout_for(self.key)
+        self._patterns: dict[tuple[Payload, int, int], Float] = {}
 
     # -- embedding -----------------------------------------------------------
 
     def pattern(self, payload: Payload, height: int, width: int) -> Float:
         """The unit-RMS tiled pattern for ``payload`` at a given size."""
-        coded = payload_code().encode(payload.to_bits())
-        tile = self._layout.tile(coded)
-        reps = (-(-height // TILE), -(-width // TILE))
-        return np.tile(tile, reps)[:height, :width]
+        key = (payload, height, width)
+        cached = self._patterns.get(key)
+        if cached is None:
+            coded = payload_code().encode(payload.to_bits())
+            tile = self._layout.tile(coded)
+            reps = (-(-height // TILE), -(-width // TILE))
+            cached = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+            # Video frames ask for the same pattern thousands of times.
+            self._patterns = {key: cached}
+        return cached
 
     def luma_delta(self, y: Float, payload: Payload) -> Float:
         """The luma change that carries ``payload``, scaled to ``psnr_db``."""
@@ -272,16 +293,7 @@ class ImageWatermarker:
                 f"image is {w}x{h}; detection needs at least "
                 f"{MIN_DETECT_SIDE} pixels a side",
             )
-        y = luma(image)
-        if h * w > _MAX_DETECT_PIXELS:
-            # Big images are read at about 1080p: a mark embedded at native
-            # resolution survives the halving (see the resize 0.5 benchmark),
-            # and an upscaled marked image returns to its original scale.
-            factor = math.sqrt(_MAX_DETECT_PIXELS / (h * w))
-            size = (max(1, round(w * factor)), max(1, round(h * factor)))
-            y = np.asarray(
-                cv2.resize(y, size, interpolation=cv2.INTER_AREA), np.float32
-            )
+        y = detection_luma(luma(image))
         if float(y.std()) < 0.5:
             return Detection.undetectable(
                 METHOD, "image is flat; it carries no detectable pattern"

@@ -22,10 +22,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from deepguard.scan.finding import AigcLabel, Finding
 from deepguard.scan.result import ScanResult
-from deepguard.store.interface import ScanSummary, normalise_sha256, scan_time
+from deepguard.store.interface import (
+    LabelRecord,
+    ScanSummary,
+    as_utc,
+    normalise_sha256,
+    scan_time,
+)
 from deepguard.store.sql._dialect import IdInteger, UtcDateTime
 
-__all__ = ["NAMING_CONVENTION", "Base", "FindingRow", "ScanRow"]
+__all__ = ["NAMING_CONVENTION", "Base", "FindingRow", "LabelRecordRow", "ScanRow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -157,6 +163,49 @@ class FindingRow(Base):
             summary=self.summary,
             details=dict(self.details or {}),
             where=self.where,
+        )
+
+
+class LabelRecordRow(Base):
+    """A producer's label record, indexed by the watermark payload fields."""
+
+    __tablename__ = "label_records"
+    __table_args__ = (
+        sa.Index("ix_label_records_payload", "producer_tag", "content_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdInteger, primary_key=True)
+    producer_tag: Mapped[int] = mapped_column(sa.Integer)
+    content_id: Mapped[int] = mapped_column(sa.BigInteger)
+    producer: Mapped[str] = mapped_column(sa.String(64))
+    produce_id: Mapped[str] = mapped_column(sa.Text)
+    fields: Mapped[dict[str, str]] = mapped_column(sa.JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    path: Mapped[str | None] = mapped_column(sa.Text)
+
+    @classmethod
+    def from_domain(cls, record: LabelRecord) -> LabelRecordRow:
+        return cls(
+            producer_tag=record.producer_tag,
+            content_id=record.content_id,
+            producer=record.producer,
+            produce_id=record.produce_id,
+            fields=dict(record.fields),
+            created_at=as_utc(record.created_at),
+            sha256=normalise_sha256(record.sha256),
+            path=record.path,
+        )
+
+    def to_domain(self) -> LabelRecord:
+        return LabelRecord(
+            producer_tag=self.producer_tag,
+            content_id=self.content_id,
+            fields={str(k): str(v) for k, v in self.fields.items()},
+            created_at=as_utc(self.created_at),
+            sha256=self.sha256,
+            path=self.path,
+            id=self.id,
         )
 
 

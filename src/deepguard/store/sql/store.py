@@ -28,16 +28,23 @@ from deepguard.scan.result import ScanResult
 from deepguard.store.interface import (
     NO_LABEL,
     IStore,
+    LabelRecord,
     ScanSummary,
     as_utc,
     check_one_file,
     check_page,
     no_scan,
+    normalise_sha256,
     sha256_query,
 )
 from deepguard.store.sql import _dialect
 from deepguard.store.sql.migrations import alembic_config
-from deepguard.store.sql.models import FindingRow, ScanRow, summary_from_columns
+from deepguard.store.sql.models import (
+    FindingRow,
+    LabelRecordRow,
+    ScanRow,
+    summary_from_columns,
+)
 
 __all__ = ["SqlStore"]
 
@@ -133,6 +140,49 @@ class SqlStore(IStore):
             if finding_values:
                 s.execute(sa.insert(FindingRow), finding_values)
         return ids
+
+    def save_label_record(self, *, record: LabelRecord) -> int:
+        """Store a record (or find the same one) and return its id.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session(f"store label record {record.produce_id}", write=True) as s:
+            existing = s.scalars(
+                sa.select(LabelRecordRow.id).where(
+                    LabelRecordRow.producer_tag == record.producer_tag,
+                    LabelRecordRow.content_id == record.content_id,
+                    LabelRecordRow.produce_id == record.produce_id,
+                    LabelRecordRow.sha256.is_(None)
+                    if record.sha256 is None
+                    else LabelRecordRow.sha256 == normalise_sha256(record.sha256),
+                )
+            ).first()
+            if existing is not None:
+                return int(existing)
+            row = LabelRecordRow.from_domain(record)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def find_label_records(
+        self, *, producer_tags: tuple[int, int], content_ids: tuple[int, int]
+    ) -> list[LabelRecord]:
+        """Records in the ranges, newest first.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session("find label records") as s:
+            rows = s.scalars(
+                sa.select(LabelRecordRow)
+                .where(
+                    LabelRecordRow.producer_tag.between(*producer_tags),
+                    LabelRecordRow.content_id.between(*content_ids),
+                )
+                .order_by(LabelRecordRow.created_at.desc(), LabelRecordRow.id.desc())
+            )
+            return [row.to_domain() for row in rows]
 
     def get_scan(self, *, sha256: str) -> ScanResult:
         """The latest scan of the content with this sha256 or unique prefix.
