@@ -25,7 +25,14 @@ from pydantic_settings import (
 
 from deepguard.errors import ConfigError
 
-__all__ = ["LabelSettings", "Limits", "Settings", "default_home", "load_settings"]
+__all__ = [
+    "LabelSettings",
+    "Limits",
+    "Settings",
+    "WatermarkSettings",
+    "default_home",
+    "load_settings",
+]
 
 
 def default_home() -> Path:
@@ -88,6 +95,25 @@ class LabelSettings(BaseModel):
     )
 
 
+class WatermarkSettings(BaseModel):
+    """Invisible watermarks (``[watermark]`` in config.toml)."""
+
+    key: str | None = Field(
+        default=None,
+        description="Secret for a private mark; unset uses the public key, "
+        "which every platform can read.",
+    )
+    fpr: float = Field(
+        default=1e-6,
+        gt=0,
+        lt=1e-2,
+        description="False-positive probability per item the detector accepts.",
+    )
+    psnr_db: float = Field(
+        default=43.0, ge=42.0, le=60.0, description="Image and video strength."
+    )
+
+
 class Settings(BaseSettings):
     """All of deepguard's configuration."""
 
@@ -109,6 +135,7 @@ class Settings(BaseSettings):
     )
     limits: Limits = Field(default_factory=Limits)
     labels: LabelSettings = Field(default_factory=LabelSettings)
+    watermark: WatermarkSettings = Field(default_factory=WatermarkSettings)
 
     @property
     def keys_dir(self) -> Path:

@@ -61,6 +61,13 @@ def label(
         bool,
         typer.Option("--explicit", help="Render a visible or audible notice."),
     ] = False,
+    watermark: Annotated[
+        bool,
+        typer.Option(
+            "--watermark",
+            help="Embed the invisible watermark and keep its label record.",
+        ),
+    ] = False,
     c2pa: Annotated[
         bool, typer.Option("--c2pa", help="Sign a C2PA manifest (configured cert).")
     ] = False,
@@ -83,7 +90,7 @@ def label(
     in_place: _InPlaceOpt = False,
     json_out: _JsonOpt = False,
 ) -> None:
-    """Label AI-generated content: explicit notice, GB 45438 metadata, C2PA."""
+    """Label AI-generated content: notice, watermark, GB 45438 metadata, C2PA."""
     from deepguard.labels.apply import label_file
     from deepguard.labels.c2pa_sign import SoftBinding
 
@@ -110,9 +117,11 @@ def label(
         in_place=in_place,
         implicit=implicit,
         explicit=explicit,
+        watermark=watermark,
         c2pa=c2pa,
         sign=sign,
         soft_binding=binding,
+        records=state.services.store if watermark else None,
     )
     if json_out:
         _print_json(outcome.to_dict())
@@ -124,6 +133,8 @@ def label(
         state.out.print(f"  signed with {outcome.signed_with}")
     if outcome.explicit:
         state.out.print(f"  explicit: {outcome.explicit.get('summary', 'rendered')}")
+    if outcome.watermark:
+        state.out.print(f"  watermark: payload {outcome.watermark['payload']}")
     if outcome.c2pa:
         state.out.print("  C2PA manifest signed")
     for note in outcome.notes:

@@ -19,6 +19,7 @@ from deepguard.cli.history import history, show
 from deepguard.cli.keys import keys_app
 from deepguard.cli.labels import inspect, label, propagate
 from deepguard.cli.scan import scan
+from deepguard.cli.watermark import watermark_app
 from deepguard.errors import DeepguardError, DependencyError
 
 __all__ = ["app", "main"]
@@ -77,6 +78,7 @@ app.command("label")(label)
 app.command("inspect")(inspect)
 app.command("propagate")(propagate)
 app.add_typer(keys_app, name="keys")
+app.add_typer(watermark_app, name="watermark")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,11 @@ One call applies every label GB 45438 asks a provider for, in the order that
 keeps each valid:
 
 1. the explicit notice (re-encodes pixels or samples, so it comes first);
-2. the implicit label, signed over the content as it now is;
-3. the C2PA manifest, whose hard binding covers the bytes written before it.
+2. the invisible watermark (re-encodes too), whose payload names the producer
+   and the content; its label record is stored so the label can be restored;
+3. the implicit label, signed over the content as it now is;
+4. the C2PA manifest, whose hard binding covers the bytes written before it
+   and whose soft binding names the watermark.
 
 Intermediate files live in a private temporary directory beside the output;
 the output appears atomically and the input is never modified unless
@@ -14,6 +17,7 @@ the output appears atomically and the input is never modified unless
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 import uuid
@@ -29,8 +33,15 @@ from deepguard.labels.fields import AigcFields
 from deepguard.labels.implicit.registry import content_digest, write_label
 from deepguard.labels.integrity import sign_producer
 from deepguard.labels.keys import signing_key
+from deepguard.media.item import sha256_file
+from deepguard.store.interface import ILabelRecordStore, LabelRecord
+from deepguard.watermark.base import WatermarkKey
+from deepguard.watermark.payload import Payload
 
-__all__ = ["LabelOutcome", "label_file", "new_id"]
+__all__ = ["SOFT_BINDING_ALG", "LabelOutcome", "label_file", "new_id"]
+
+SOFT_BINDING_ALG = "org.deepguard.watermark.1"
+"""The C2PA soft-binding algorithm name for deepguard's watermark payload."""
 
 
 def new_id() -> str:
@@ -47,6 +58,7 @@ class LabelOutcome:
     fields: AigcFields | None = None
     signed_with: str | None = None
     explicit: dict[str, Any] | None = None
+    watermark: dict[str, Any] | None = None
     c2pa: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -57,6 +69,7 @@ class LabelOutcome:
             "implicit": self.fields.to_dict() if self.fields else None,
             "signed_with": self.signed_with,
             "explicit": self.explicit,
+            "watermark": self.watermark,
             "c2pa": self.c2pa,
             "notes": list(self.notes),
         }
@@ -73,14 +86,17 @@ def label_file(
     in_place: bool = False,
     implicit: bool = True,
     explicit: bool = False,
+    watermark: bool = False,
     c2pa: bool = False,
     sign: bool | None = None,
     soft_binding: Any = None,
+    records: ILabelRecordStore | None = None,
 ) -> LabelOutcome:
     """Label ``src`` as AI-generated content made by ``producer_code``.
 
     ``sign`` None signs when the key store has a key for the producer code;
-    True requires one; False never signs.
+    True requires one; False never signs. With ``watermark``, the label record
+    goes to ``records`` so a scan can restore the label from the mark alone.
 
     Raises:
         ValueError: neither or both of ``out`` and ``in_place``.
@@ -89,9 +105,10 @@ def label_file(
         DeepguardError: the input cannot be read or labelled.
     """
     dst = output_path(src, out, in_place)
-    if not (implicit or explicit or c2pa):
+    if not (implicit or explicit or watermark or c2pa):
         raise InvalidLabel(
-            "nothing to do: choose implicit, explicit and/or c2pa", path=src
+            "nothing to do: choose implicit, explicit, watermark and/or c2pa",
+            path=src,
         )
     outcome = LabelOutcome(source=src, output=dst)
     fields = AigcFields(
@@ -112,6 +129,26 @@ def label_file(
                 stage, nxt, text=settings.labels.explicit_text, settings=settings
             )
             stage = nxt
+        payload = Payload.for_content(producer_code, fields.produce_id)
+        if watermark:
+            from deepguard.watermark.files import embed_file
+
+            nxt = Path(tmp) / f"watermark{suffix}"
+            outcome.watermark = embed_file(
+                stage,
+                nxt,
+                payload,
+                key=WatermarkKey.from_text(settings.watermark.key),
+                limits=settings.limits,
+                psnr_db=settings.watermark.psnr_db,
+            ).to_dict()
+            stage = nxt
+            if c2pa and soft_binding is None:
+                from deepguard.labels.c2pa_sign import SoftBinding
+
+                soft_binding = SoftBinding(
+                    alg=SOFT_BINDING_ALG, value=payload.to_int().to_bytes(8, "big")
+                )
         if implicit:
             key = signing_key(settings.keys_dir, producer_code, sign)
             if key is not None:
@@ -144,6 +181,17 @@ def label_file(
             stage = nxt
         os.chmod(stage, 0o644)
         os.replace(stage, dst)
+    if watermark and records is not None:
+        records.save_label_record(
+            record=LabelRecord(
+                producer_tag=payload.producer_tag,
+                content_id=payload.content_id,
+                fields=fields.to_dict(),
+                created_at=dt.datetime.now(dt.UTC),
+                sha256=sha256_file(dst),
+                path=str(dst),
+            )
+        )
     return outcome
 
 

@@ -28,8 +28,14 @@ def default_detector_classes() -> tuple[type[Detector], ...]:
     from deepguard.labels.detector import LabelsDetector
     from deepguard.labels.explicit_detector import ExplicitLabelsDetector
     from deepguard.provenance.detector import ProvenanceDetector
+    from deepguard.watermark.detector import WatermarkDetector
 
-    return (ProvenanceDetector, LabelsDetector, ExplicitLabelsDetector)
+    return (
+        ProvenanceDetector,
+        LabelsDetector,
+        ExplicitLabelsDetector,
+        WatermarkDetector,
+    )
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Verdict policy v2: from findings to the Art. 6 label class.
+"""Verdict policy v3: from findings to the Art. 6 label class.
 
 This is the one place where evidence turns into a decision, so that a platform
 can review, document and change its rules without touching any detector.
@@ -8,9 +8,14 @@ The rules (Measures for Labeling AI-Generated Synthetic Content, Art. 6):
 * ``"1"`` (AI-generated): a valid GB 45438 implicit label (compliant, and no
   signature on it fails) declares it (its own ``Label`` value is kept when it
   says 2 or 3), or a C2PA manifest that validates, or IPTC XMP
-  ``DigitalSourceType``, says the content was made by a trained algorithm.
+  ``DigitalSourceType``, says the content was made by a trained algorithm,
+  or deepguard's invisible watermark is present: a provider marked it. When
+  the mark is there but the metadata label is missing or names another
+  producer or ProduceID than the mark's label record, the first reason says
+  "label stripped or altered" and names the producer.
 * ``"3"`` (suspected AI-generated): no such label, but traces of generation:
-  an explicit AI notice in the pixels or the audio rhythm cue, a label that is
+  an explicit AI notice in the pixels or the audio rhythm cue, another
+  generator's invisible watermark (Stable Diffusion's), a label that is
   present but broken (noncompliant, or its signature fails), generator
   parameters in PNG text chunks, a known generator named in EXIF, XMP or
   container tags, a synthetic source type, a C2PA AI claim that does not
@@ -34,7 +39,7 @@ from deepguard.scan.finding import AigcLabel, Finding, Verdict
 
 __all__ = ["POLICY_VERSION", "Role", "decide", "role_of"]
 
-POLICY_VERSION = "v2"
+POLICY_VERSION = "v3"
 
 
 class Role(enum.Enum):
@@ -60,6 +65,7 @@ _TRACE_KINDS: frozenset[str] = frozenset(
         "label.signature_invalid",
         "label.explicit",
         "label.audio_cue",
+        "watermark.third_party",
     }
 )
 
@@ -78,6 +84,8 @@ def role_of(finding: Finding) -> Role:
         if details.get("ai_generated"):
             return Role.LABEL
         return Role.TRACE if details.get("synthetic") else Role.INFO
+    if kind == "watermark.deepguard":
+        return Role.LABEL
     if kind in _TRACE_KINDS:
         return Role.TRACE
     return Role.INFO
@@ -91,8 +99,49 @@ def _reason(finding: Finding) -> str:
     return f"{finding.kind}: {finding.summary}"
 
 
+def _stripped(findings: list[Finding]) -> list[str]:
+    """ "label stripped or altered" reasons: a watermark the metadata disowns."""
+    implicit = [
+        f.details.get("fields") or {}
+        for f in findings
+        if f.kind == "label.implicit" and role_of(f) is Role.LABEL
+    ]
+    reasons = []
+    for mark in (f for f in findings if f.kind == "watermark.deepguard"):
+        records = mark.details.get("records") or []
+        producer = mark.details.get("producer")
+        tag = mark.details.get("producer_tag")
+        who = (
+            f"producer {producer} (ProduceID {records[0].get('ProduceID')})"
+            if producer
+            else f"producer tag {tag:05x} (no label record here)"
+            if isinstance(tag, int)
+            else "an unknown producer (payload unreadable)"
+        )
+        if not implicit:
+            reasons.append(
+                f"label stripped or altered: the watermark names {who}, "
+                "but the file has no valid metadata label"
+            )
+            continue
+        if not records:
+            continue
+        expected = (records[0].get("ContentProducer"), records[0].get("ProduceID"))
+        if all(
+            (f.get("ContentProducer"), f.get("ProduceID")) != expected for f in implicit
+        ):
+            found = implicit[0]
+            reasons.append(
+                f"label stripped or altered: the metadata label says producer "
+                f"{found.get('ContentProducer')} (ProduceID {found.get('ProduceID')})"
+                f", the watermark names {who}"
+            )
+    return reasons
+
+
 def decide(findings: Iterable[Finding]) -> Verdict:
-    """Apply policy v1 to the findings of one item."""
+    """Apply policy v3 to the findings of one item."""
+    findings = list(findings)
     labels: list[tuple[AigcLabel, Finding]] = []
     traces: list[Finding] = []
     for finding in findings:
@@ -112,7 +161,8 @@ def decide(findings: Iterable[Finding]) -> Verdict:
     if labels:
         # The strongest claim wins: "1" over "2" over "3".
         chosen = min(label for label, _ in labels)
-        reasons = [_reason(f) for label, f in labels if label == chosen]
+        reasons = _stripped(findings)
+        reasons += [_reason(f) for label, f in labels if label == chosen]
         reasons += [_reason(f) for f in traces]
         return Verdict(aigc_label=chosen, reasons=tuple(reasons), policy=POLICY_VERSION)
     if traces:

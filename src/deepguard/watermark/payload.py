@@ -27,12 +27,21 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CID_BITS", "TAG_BITS", "Payload", "producer_tag"]
+__all__ = [
+    "CID_BITS",
+    "SHORT_CID_BITS",
+    "SHORT_TAG_BITS",
+    "TAG_BITS",
+    "Payload",
+    "producer_tag",
+]
 
 TAG_BITS = 20
 CID_BITS = 44
 Width = Literal[32, 64]
-_SHORT = {"tag": 12, "cid": 20}
+SHORT_TAG_BITS = 12
+SHORT_CID_BITS = 20
+_SHORT = {"tag": SHORT_TAG_BITS, "cid": SHORT_CID_BITS}
 
 
 def _hash_bits(text: str, bits: int) -> int:
