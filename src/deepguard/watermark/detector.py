@@ -2,8 +2,8 @@
 
 Finding kinds (see ``docs/scan-schema.md``):
 
-* ``watermark.deepguard`` - deepguard's mark is present (p-value at most the
-  configured false-positive rate). ``details`` carry the payload, the producer
+* ``watermark.deepguard`` - deepguard's image or video mark is present
+  (p-value at most the configured false-positive rate). ``details`` carry the payload, the producer
   tag and content ID, and the label records it maps to (the producer's GB 45438
   fields), so the verdict can tell a stripped or altered label.
 * ``watermark.third_party`` - another generator's mark, e.g. Stable
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["WatermarkDetector"]
 
 RecordSource = Callable[[], ILabelRecordStore | None]
-_KINDS = frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO})
+_KINDS = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
 
 
 class WatermarkDetector(Detector):

@@ -3,7 +3,7 @@
 The one entry point the CLI, the label flow and the scanner use, so that a
 PNG, an MP4 and an MP3 are handled the same way: images are decoded, marked
 and re-encoded in their own format with EXIF and ICC kept; videos go through
-the frame rewriter (audio copied); audio is re-encoded with its tags kept.
+the frame rewriter (audio copied). Audio files are not marked yet.
 Outputs are atomic and the input is never touched.
 """
 
@@ -72,7 +72,7 @@ def embed_file(
 
     Raises:
         CannotCarryMark: the content is too small, short, silent or flat.
-        UnsupportedFormat: not an image, video or audio format we can write.
+        UnsupportedFormat: not an image or video format we can write.
         CorruptMedia, MediaLimitExceeded: the input cannot be decoded.
     """
     limits = limits or Limits()
@@ -87,13 +87,8 @@ def embed_file(
         marker = VideoWatermarker(key, psnr_db=psnr_db)
         video = marker.embed_file(src, dst, payload, limits=limits)
         details = {"codec": video.codec, "frames": video.frames}
-    elif kind == "audio":
-        from deepguard.watermark.audio import AudioWatermarker
-
-        AudioWatermarker(key).embed_file(src, dst, payload, limits=limits)
-        details = {}
     else:
-        msg = f"{kind} files cannot carry a watermark (images, video and audio can)"
+        msg = f"{kind} files cannot carry a watermark yet (images and video can)"
         raise CannotCarryMark(msg, path=src)
     return MarkedFile(src, dst, kind, payload, details)
 
@@ -103,7 +98,9 @@ def _embed_image(
 ) -> dict[str, Any]:
     with open_image(src, limits=limits) as im:
         fmt = im.format or "PNG"
-        info = {k: im.info[k] for k in ("exif", "icc_profile", "dpi") if k in im.info}
+        info: dict[str, Any] = {
+            k: im.info[k] for k in ("exif", "icc_profile", "dpi") if k in im.info
+        }
         frames = getattr(im, "n_frames", 1)
     if fmt not in _IMAGE_SAVE or frames > 1:
         what = "animated images" if frames > 1 else f"{fmt} images"
@@ -129,9 +126,8 @@ def detect_file(
     key: WatermarkKey | None = None,
     fpr: float = DEFAULT_FPR,
     limits: Limits | None = None,
-    third_party: bool = True,
 ) -> list[Detection]:
-    """Every mark detection for one file: deepguard's, then third-party ones.
+    """Every mark detection for one file.
 
     Files that cannot reveal a mark come back as one undetectable detection
     with the reason; an unreadable file raises.
@@ -143,18 +139,9 @@ def detect_file(
     kind = probe(path, max_file_bytes=limits.max_file_bytes).kind
     if kind == "image":
         rgb = np.asarray(load_image(path, limits=limits))
-        found = [ImageWatermarker(key, fpr=fpr).detect(rgb)]
-        if third_party:
-            from deepguard.watermark.thirdparty.sd_marks import detect_sd_marks
-
-            found += [d for d in detect_sd_marks(rgb) if d.present]
-        return found
+        return [ImageWatermarker(key, fpr=fpr).detect(rgb)]
     if kind == "video":
         from deepguard.watermark.video import VideoWatermarker
 
         return [VideoWatermarker(key, fpr=fpr).detect_file(path, limits=limits)]
-    if kind == "audio":
-        from deepguard.watermark.audio import AudioWatermarker
-
-        return [AudioWatermarker(key, fpr=fpr).detect_file(path, limits=limits)]
     return [Detection.undetectable("deepguard", f"{kind} files carry no watermark")]
