@@ -3,9 +3,10 @@
 Finding kinds (see ``docs/scan-schema.md``):
 
 * ``watermark.deepguard`` - deepguard's image or video mark is present
-  (p-value at most the configured false-positive rate). ``details`` carry the payload, the producer
-  tag and content ID, and the label records it maps to (the producer's GB 45438
-  fields), so the verdict can tell a stripped or altered label.
+  (p-value at most the configured false-positive rate). ``details`` carry
+  the payload, the producer tag and content ID, and the label records it maps
+  to (the producer's GB 45438 fields), so the verdict can tell a stripped or
+  altered label.
 * ``watermark.third_party`` - another generator's mark, e.g. Stable
   Diffusion's invisible-watermark bits: a trace of generation.
 * ``watermark.undetectable`` - informational: the item cannot reveal a mark
