@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from deepguard.scan.finding import AigcLabel, Finding, Verdict
 from deepguard.scan.result import DetectorRun, FileIdentity, ScanError, ScanResult
+from deepguard.store.sql.models import Base
 
 
 def _worker_url(url: str | None) -> str | None:
@@ -133,8 +134,11 @@ def reset_postgres(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
+            # Every table the models define, children first, so a new table
+            # never outlives a reset.
+            tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
             conn.execute(
-                sa.text("DROP TABLE IF EXISTS findings, scans, alembic_version")
+                sa.text(f"DROP TABLE IF EXISTS {', '.join(tables)}, alembic_version")
             )
     finally:
         engine.dispose()
