@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,12 +11,10 @@ from rich.table import Table
 
 from deepguard.cli._state import get_state
 from deepguard.errors import DeepguardError
-from deepguard.media.item import sha256_file
-from deepguard.store.interface import LabelRecord
 from deepguard.watermark.base import WatermarkKey
-from deepguard.watermark.files import detect_file, embed_file
+from deepguard.watermark.files import detect_file, embed_file_for
 from deepguard.watermark.payload import Payload
-from deepguard.watermark.recover import find_records
+from deepguard.watermark.recover import find_records, record_output
 
 __all__ = ["watermark_app"]
 
@@ -46,33 +43,17 @@ def embed(
 ) -> None:
     """Embed the mark for (producer, ProduceID) and keep its label record."""
     state = get_state(ctx)
-    settings = state.settings
     dst = out or file.with_name(f"{file.stem}.marked{file.suffix}")
     if dst.resolve() == file.resolve():
         raise typer.BadParameter("the output must not be the input", param_hint="--out")
     payload = Payload.for_content(producer_code, produce_id)
-    marked = embed_file(
-        file,
-        dst,
-        payload,
-        key=WatermarkKey.from_text(settings.watermark.key),
-        limits=settings.limits,
-        psnr_db=settings.watermark.psnr_db,
-    )
-    state.services.store.save_label_record(
-        record=LabelRecord(
-            producer_tag=payload.producer_tag,
-            content_id=payload.content_id,
-            fields={
-                "Label": aigc_label,
-                "ContentProducer": producer_code,
-                "ProduceID": produce_id,
-            },
-            created_at=dt.datetime.now(dt.UTC),
-            sha256=sha256_file(dst),
-            path=str(dst),
-        )
-    )
+    marked = embed_file_for(file, dst, payload, state.settings)
+    fields = {
+        "Label": aigc_label,
+        "ContentProducer": producer_code,
+        "ProduceID": produce_id,
+    }
+    record_output(state.services.store, payload, fields, dst)
     if json_out:
         typer.echo(json.dumps(marked.to_dict()))
         return

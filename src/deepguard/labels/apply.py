@@ -17,7 +17,6 @@ the output appears atomically and the input is never modified unless
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 import uuid
@@ -33,10 +32,9 @@ from deepguard.labels.fields import AigcFields
 from deepguard.labels.implicit.registry import content_digest, write_label
 from deepguard.labels.integrity import sign_producer
 from deepguard.labels.keys import signing_key
-from deepguard.media.item import sha256_file
-from deepguard.store.interface import ILabelRecordStore, LabelRecord
-from deepguard.watermark.base import WatermarkKey
+from deepguard.store.interface import ILabelRecordStore
 from deepguard.watermark.payload import Payload
+from deepguard.watermark.recover import record_output
 
 __all__ = ["SOFT_BINDING_ALG", "LabelOutcome", "label_file", "new_id"]
 
@@ -131,17 +129,10 @@ def label_file(
             stage = nxt
         payload = Payload.for_content(producer_code, fields.produce_id)
         if watermark:
-            from deepguard.watermark.files import embed_file
+            from deepguard.watermark.files import embed_file_for
 
             nxt = Path(tmp) / f"watermark{suffix}"
-            outcome.watermark = embed_file(
-                stage,
-                nxt,
-                payload,
-                key=WatermarkKey.from_text(settings.watermark.key),
-                limits=settings.limits,
-                psnr_db=settings.watermark.psnr_db,
-            ).to_dict()
+            outcome.watermark = embed_file_for(stage, nxt, payload, settings).to_dict()
             stage = nxt
             if c2pa and soft_binding is None:
                 from deepguard.labels.c2pa_sign import SoftBinding
@@ -182,16 +173,7 @@ def label_file(
         os.chmod(stage, 0o644)
         os.replace(stage, dst)
     if watermark and records is not None:
-        records.save_label_record(
-            record=LabelRecord(
-                producer_tag=payload.producer_tag,
-                content_id=payload.content_id,
-                fields=fields.to_dict(),
-                created_at=dt.datetime.now(dt.UTC),
-                sha256=sha256_file(dst),
-                path=str(dst),
-            )
-        )
+        record_output(records, payload, fields.to_dict(), dst)
     return outcome
 
 

@@ -27,7 +27,14 @@ from deepguard.errors import (
     UnsupportedFormat,
 )
 
-__all__ = ["AudioWindow", "VideoFrame", "iter_audio", "iter_frames", "open_container"]
+__all__ = [
+    "AudioWindow",
+    "VideoFrame",
+    "check_frame_size",
+    "iter_audio",
+    "iter_frames",
+    "open_container",
+]
 
 # PyAV raises av.error.FFmpegError subclasses, plus ValueError/IndexError on
 # malformed side data, and OSError on I/O errors.
@@ -144,6 +151,28 @@ def _av_message(exc: BaseException) -> str:
     return " ".join(str(text).split())
 
 
+def check_frame_size(width: int, height: int, *, limits: Limits, path: Path) -> None:
+    """Refuse a video whose declared frame size is over ``max_pixels``.
+
+    Checked from the stream header, before any frame is decoded.
+
+    Raises:
+        MediaLimitExceeded: ``width * height`` is over the limit.
+    """
+    if width * height > limits.max_pixels:
+        msg = (
+            f"video is {width}x{height}, over the max_pixels limit of "
+            f"{limits.max_pixels}"
+        )
+        raise MediaLimitExceeded(
+            msg,
+            path=path,
+            limit="max_pixels",
+            value=width * height,
+            maximum=limits.max_pixels,
+        )
+
+
 def iter_frames(
     path: Path,
     *,
@@ -174,18 +203,7 @@ def iter_frames(
         stream = container.streams.video[0]
         ctx = stream.codec_context
         width, height = int(ctx.width or 0), int(ctx.height or 0)
-        if width * height > limits.max_pixels:
-            msg = (
-                f"video is {width}x{height}, over the max_pixels limit of "
-                f"{limits.max_pixels}"
-            )
-            raise MediaLimitExceeded(
-                msg,
-                path=path,
-                limit="max_pixels",
-                value=width * height,
-                maximum=limits.max_pixels,
-            )
+        check_frame_size(width, height, limits=limits, path=path)
         stream.thread_type = "AUTO"
         if keyframes_only:
             ctx.skip_frame = "NONKEY"

@@ -32,10 +32,9 @@ from deepguard.config import Limits
 from deepguard.errors import (
     CorruptMedia,
     DependencyError,
-    MediaLimitExceeded,
     UnsupportedFormat,
 )
-from deepguard.media.av import open_container
+from deepguard.media.av import check_frame_size, open_container
 
 __all__ = ["FrameEdit", "RewrittenVideo", "rewrite_video"]
 
@@ -158,15 +157,7 @@ def _rewrite(
         raise UnsupportedFormat("no video stream", path=src)
     vin = source.streams.video[0]
     width, height = int(vin.codec_context.width), int(vin.codec_context.height)
-    if width * height > limits.max_pixels:
-        msg = f"video is {width}x{height}, over the max_pixels limit"
-        raise MediaLimitExceeded(
-            msg,
-            path=src,
-            limit="max_pixels",
-            value=width * height,
-            maximum=limits.max_pixels,
-        )
+    check_frame_size(width, height, limits=limits, path=src)
     if width <= 0 or height <= 0:
         raise CorruptMedia("video stream has no frame size", path=src)
     fmt = _output_format(dst, source)

@@ -14,8 +14,7 @@ The rules (Measures for Labeling AI-Generated Synthetic Content, Art. 6):
   producer or ProduceID than the mark's label record, the first reason says
   "label stripped or altered" and names the producer.
 * ``"3"`` (suspected AI-generated): no such label, but traces of generation:
-  an explicit AI notice in the pixels or the audio rhythm cue, another
-  generator's invisible watermark (Stable Diffusion's), a label that is
+  an explicit AI notice in the pixels or the audio rhythm cue, a label that is
   present but broken (noncompliant, or its signature fails), generator
   parameters in PNG text chunks, a known generator named in EXIF, XMP or
   container tags, a synthetic source type, a C2PA AI claim that does not
@@ -65,7 +64,6 @@ _TRACE_KINDS: frozenset[str] = frozenset(
         "label.signature_invalid",
         "label.explicit",
         "label.audio_cue",
-        "watermark.third_party",
     }
 )
 

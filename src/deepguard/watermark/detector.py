@@ -1,4 +1,4 @@
-"""The watermark detector: deepguard's marks and third-party ones, in scans.
+"""The watermark detector: deepguard's image and video marks, in scans.
 
 Finding kinds (see ``docs/scan-schema.md``):
 
@@ -7,14 +7,13 @@ Finding kinds (see ``docs/scan-schema.md``):
   the payload, the producer tag and content ID, and the label records it maps
   to (the producer's GB 45438 fields), so the verdict can tell a stripped or
   altered label.
-* ``watermark.third_party`` - another generator's mark, e.g. Stable
-  Diffusion's invisible-watermark bits: a trace of generation.
 * ``watermark.undetectable`` - informational: the item cannot reveal a mark
   (too small, too short, silent), with the reason.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Self
 
@@ -37,7 +36,7 @@ _KINDS = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
 
 
 class WatermarkDetector(Detector):
-    """Decodes pixels or samples and looks for every mark it knows."""
+    """Decodes pixels and looks for deepguard's mark."""
 
     name: ClassVar[str] = "watermark"
     version: ClassVar[str] = "1"
@@ -56,19 +55,13 @@ class WatermarkDetector(Detector):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        def open_records() -> ILabelRecordStore | None:
+        @functools.cache
+        def records() -> ILabelRecordStore | None:
+            # Opened on the first mark found: most scans never need it.
             from deepguard.store.sql.store import SqlStore
 
             settings.home.mkdir(parents=True, exist_ok=True)
             return SqlStore.open(settings.resolved_database_url)
-
-        cached: list[ILabelRecordStore | None] = []
-
-        def records() -> ILabelRecordStore | None:
-            # Opened on the first mark found: most scans never need it.
-            if not cached:
-                cached.append(open_records())
-            return cached[0]
 
         return cls(
             WatermarkKey.from_text(settings.watermark.key),
@@ -87,10 +80,8 @@ class WatermarkDetector(Detector):
         for detection in detections:
             if detection.status is Status.UNDETECTABLE:
                 findings.append(self._undetectable(detection))
-            elif detection.present and detection.method.startswith("deepguard"):
-                findings.append(self._own(detection))
             elif detection.present:
-                findings.append(self._third_party(detection))
+                findings.append(self._own(detection))
         return findings
 
     def _own(self, detection: Detection) -> Finding:
@@ -124,15 +115,6 @@ class WatermarkDetector(Detector):
                 "producer": producer,
                 "records": [r.fields for r in records[:5]],
             },
-        )
-
-    def _third_party(self, detection: Detection) -> Finding:
-        return Finding(
-            detector=self.name,
-            kind="watermark.third_party",
-            confidence=max(0.0, min(1.0, 1.0 - detection.p_value)),
-            summary=f"{detection.method} invisible watermark present",
-            details=detection.to_dict(),
         )
 
     def _undetectable(self, detection: Detection) -> Finding:

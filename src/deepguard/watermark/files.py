@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from deepguard._atomic import atomic_output
-from deepguard.config import Limits
+from deepguard.config import Limits, Settings
 from deepguard.errors import CannotCarryMark, CorruptMedia
 from deepguard.media.image import load_image, open_image
 from deepguard.media.probe import probe
@@ -25,7 +25,7 @@ from deepguard.watermark.base import DEFAULT_FPR, Detection, WatermarkKey
 from deepguard.watermark.image import ImageWatermarker
 from deepguard.watermark.payload import Payload
 
-__all__ = ["MarkedFile", "detect_file", "embed_file"]
+__all__ = ["MarkedFile", "detect_file", "embed_file", "embed_file_for"]
 
 # Formats Pillow writes, with settings that keep the output close to the input.
 _IMAGE_SAVE: dict[str, dict[str, Any]] = {
@@ -91,6 +91,20 @@ def embed_file(
         msg = f"{kind} files cannot carry a watermark yet (images and video can)"
         raise CannotCarryMark(msg, path=src)
     return MarkedFile(src, dst, kind, payload, details)
+
+
+def embed_file_for(
+    src: Path, dst: Path, payload: Payload, settings: Settings
+) -> MarkedFile:
+    """:func:`embed_file` with the configured key, strength and limits."""
+    return embed_file(
+        src,
+        dst,
+        payload,
+        key=WatermarkKey.from_text(settings.watermark.key),
+        limits=settings.limits,
+        psnr_db=settings.watermark.psnr_db,
+    )
 
 
 def _embed_image(

@@ -53,7 +53,6 @@ MIN_DETECT_SIDE = TILE // 2
 """Below this, too few chips survive for any decision."""
 
 Float = npt.NDArray[np.float32]
-_SIGMA = 2.0 * CHIP / 4  # high-pass scale matched to the chip size
 _ORIENTATIONS = 2  # as is, mirrored
 _LATTICES = 3
 _MAX_DETECT_PIXELS = 1920 * 1088

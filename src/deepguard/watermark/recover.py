@@ -9,6 +9,11 @@ down: it is compared with the producer codes this installation knows.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+
+from deepguard.media.item import sha256_file
 from deepguard.store.interface import ILabelRecordStore, LabelRecord
 from deepguard.watermark.payload import (
     CID_BITS,
@@ -18,7 +23,7 @@ from deepguard.watermark.payload import (
     Payload,
 )
 
-__all__ = ["find_records", "payload_ranges"]
+__all__ = ["find_records", "payload_ranges", "record_output"]
 
 
 def payload_ranges(payload: Payload) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -42,3 +47,27 @@ def find_records(store: ILabelRecordStore, payload: Payload) -> list[LabelRecord
     """The label records a payload points to, newest first."""
     tags, cids = payload_ranges(payload)
     return store.find_label_records(producer_tags=tags, content_ids=cids)
+
+
+def record_output(
+    store: ILabelRecordStore,
+    payload: Payload,
+    fields: Mapping[str, str],
+    output: Path,
+) -> int:
+    """File the label record of a marked output; returns the record id.
+
+    Called by every path that embeds a mark for a producer (``label
+    --watermark``, ``watermark embed``), so the record always carries the same
+    things: the payload key, the GB 45438 fields, and the output's digest.
+    """
+    return store.save_label_record(
+        record=LabelRecord(
+            producer_tag=payload.producer_tag,
+            content_id=payload.content_id,
+            fields=dict(fields),
+            created_at=dt.datetime.now(dt.UTC),
+            sha256=sha256_file(output),
+            path=str(output),
+        )
+    )

@@ -15,6 +15,7 @@ picture and copies the audio packets untouched.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -182,16 +183,7 @@ class VideoWatermarker:
                 METHOD, f"{count} frame(s) decoded; detection needs {MIN_FRAMES}"
             )
         found = self.image.detect_residual(np.asarray(total / count, np.float32))
-        details = {**found.details, "frames": count}
-        return Detection(
-            status=found.status,
-            p_value=found.p_value,
-            score=found.score,
-            payload=found.payload,
-            bit_confidence=found.bit_confidence,
-            method=METHOD,
-            details=details,
-        )
+        return replace(found, method=METHOD, details={**found.details, "frames": count})
 
 
 def detect_video_file(path: Path, *, limits: Limits | None = None) -> Detection:
