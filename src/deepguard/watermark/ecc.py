@@ -112,11 +112,14 @@ class BchCode:
         nerr = self._bch.decode(data, ecc)
         if nerr < 0:
             return None
-        # Shortened code: a "correction" outside the word we sent means the
-        # received word was not near any codeword we could have sent.
-        if any(loc >= self.coded_bits for loc in self._bch.errloc[:nerr]):
-            return None
         if nerr:
             self._bch.correct(data, ecc)
         bits = np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))
-        return bits[: self.data_bits].astype(np.uint8), int(nerr)
+        decoded = bits[: self.data_bits].astype(np.uint8)
+        # Trust the result only if it is a codeword exactly ``nerr`` flips from
+        # what was received. bchlib can report corrections that do not reach a
+        # codeword (and, for a shortened code, corrections in bits we never
+        # sent); re-encoding catches every such case in one general check.
+        if int(np.count_nonzero(self.encode(decoded) != word)) != nerr:
+            return None
+        return decoded, int(nerr)
