@@ -199,6 +199,13 @@ def _warp_to_reference(r: Float, lattice: Lattice) -> Float:
     )
 
 
+def _is_grey_or_rgb(image: npt.NDArray[Any], channels: tuple[int, ...]) -> bool:
+    """8-bit, and either 2-D grey or H x W x C with an accepted C."""
+    if image.dtype != np.uint8:
+        return False
+    return image.ndim == 2 or (image.ndim == 3 and image.shape[2] in channels)
+
+
 class ImageWatermarker:
     """Embeds and detects deepguard's image mark for one key.
 
@@ -259,7 +266,7 @@ class ImageWatermarker:
             CannotCarryMark: the image is smaller than one tile or saturated.
         """
         image = np.asarray(rgb)
-        if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        if not _is_grey_or_rgb(image, channels=(3,)):
             msg = "expected an 8-bit grey or RGB image"
             raise CannotCarryMark(msg)
         h, w = image.shape[:2]
@@ -283,8 +290,10 @@ class ImageWatermarker:
     def detect(self, rgb: npt.NDArray[Any]) -> Detection:
         """Whether ``rgb`` carries this key's mark, and its payload."""
         image = np.asarray(rgb)
-        if image.ndim not in (2, 3) or image.size == 0:
-            return Detection.undetectable(METHOD, "not an image array")
+        if not _is_grey_or_rgb(image, channels=(3, 4)) or image.size == 0:
+            return Detection.undetectable(
+                METHOD, "not an 8-bit grey, RGB or RGBA image array"
+            )
         h, w = image.shape[:2]
         if min(h, w) < MIN_DETECT_SIDE:
             return Detection.undetectable(
