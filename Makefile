@@ -38,6 +38,7 @@ bench: $(STAMP) sysdeps
 	$(PY) bench/explicit_labels.py
 	$(PY) bench/audio_cue.py
 	$(PY) bench/c2pa_sign.py
+	$(PY) bench/watermark.py
 
 clean:
 	rm -rf $(VENV) demo-out bench/out .pytest_cache .mypy_cache .ruff_cache
