@@ -81,3 +81,16 @@ def test_heic_opens(shared_data: Path) -> None:
         1440,
         960,
     )
+
+
+def test_palette_with_transparency_decodes_without_a_warning(tmp_path: Path) -> None:
+    # A GIF-style palette image whose transparency is a byte string: Pillow
+    # warns on a direct RGB conversion, and the suite turns warnings into errors.
+    palette = Image.new("P", (40, 30))
+    palette.putpalette([i % 256 for i in range(768)])
+    palette.paste(7, (0, 0, 20, 30))
+    palette.info["transparency"] = bytes([0] * 7 + [255] * 249)
+    path = tmp_path / "pal.png"
+    palette.save(path, transparency=palette.info["transparency"])
+    rgb = load_image(path, limits=Limits())
+    assert rgb.mode == "RGB" and rgb.size == (40, 30)

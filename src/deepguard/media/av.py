@@ -29,6 +29,7 @@ from deepguard.errors import (
 
 __all__ = [
     "AudioWindow",
+    "Deadline",
     "VideoFrame",
     "check_frame_size",
     "iter_audio",
@@ -64,18 +65,22 @@ class AudioWindow:
     sample_rate: int
 
 
-class _Deadline:
-    """Wall-clock budget for one decode, so hostile files cannot stall a worker."""
+class Deadline:
+    """Wall-clock budget for one file, so hostile files cannot stall a worker.
 
-    def __init__(self, path: Path, seconds: float) -> None:
+    ``what`` names the work in the error ("decoding", "watermarking" ...).
+    """
+
+    def __init__(self, path: Path, seconds: float, what: str = "decoding") -> None:
         self._path = path
         self._seconds = seconds
+        self._what = what
         self._end = time.monotonic() + seconds
 
     def check(self) -> None:
         if time.monotonic() > self._end:
             msg = (
-                "decoding took longer than the max_decode_s limit of "
+                f"{self._what} took longer than the max_decode_s limit of "
                 f"{self._seconds:g} s"
             )
             raise MediaLimitExceeded(
@@ -194,7 +199,7 @@ def iter_frames(
         CorruptMedia: decoding failed before any frame was produced.
         MediaLimitExceeded: pixels, duration or decode time over the limits.
     """
-    deadline = _Deadline(path, limits.max_decode_s)
+    deadline = Deadline(path, limits.max_decode_s)
     container = open_container(path, limits=limits)
     produced = 0
     try:
@@ -304,7 +309,7 @@ def iter_audio(
     hop = hop_s if hop_s is not None else window_s
     win = round(window_s * sample_rate)
     hop_n = max(1, round(hop * sample_rate))
-    deadline = _Deadline(path, limits.max_decode_s)
+    deadline = Deadline(path, limits.max_decode_s)
     container = open_container(path, limits=limits)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
     pending = _Samples()

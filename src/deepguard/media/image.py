@@ -98,6 +98,10 @@ def load_image(
                 warnings.simplefilter("ignore")
                 im.load()
                 oriented = ImageOps.exif_transpose(im)
+            if oriented.mode == "P" and "transparency" in oriented.info:
+                # Pillow warns when a palette with transparency goes straight
+                # to RGB; through RGBA is the conversion it recommends.
+                oriented = oriented.convert("RGBA")
             rgb = oriented.convert("RGB")
         except _PILLOW_ERRORS as exc:
             raise CorruptMedia(f"cannot decode image data: {exc}", path=path) from exc

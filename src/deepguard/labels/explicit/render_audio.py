@@ -35,11 +35,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,8 +56,17 @@ from deepguard.errors import (
 )
 from deepguard.labels.explicit.audio_cue import DEFAULT_CUE, RhythmCue
 from deepguard.labels.explicit.phrases import match_label
-from deepguard.media.av import open_container
-from deepguard.media.probe import MediaKind, probe
+from deepguard.media.audio_writer import (
+    AV_ERRORS,
+    AudioTarget,
+    AudioWriter,
+    audio_mime,
+    choose_target,
+    copy_tags,
+    decoded_chunks,
+    one_line,
+)
+from deepguard.media.av import Deadline, open_container
 
 __all__ = [
     "DEFAULT_NOTICE",
@@ -85,12 +92,6 @@ _PAD_S = 0.3  # silence around the cue: keeps it isolated from programme audio
 _SPLICE_FADE_S = 0.01  # fade at a mid-programme splice, so the cut does not click
 _DUCK_RAMP_S = 0.02
 _MIN_RATE_OVER_TONE = 2.2  # the cue tone must sit below the output's Nyquist
-_AV_ERRORS: tuple[type[BaseException], ...] = (
-    av.error.FFmpegError,
-    ValueError,
-    IndexError,
-    OSError,
-)
 
 
 # --- spoken notice -------------------------------------------------------------
@@ -186,7 +187,7 @@ def _read_mono(path: Path, sample_rate: int) -> Samples:
                 for out in resampler.resample(frame)
             ]
             parts += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
-    except _AV_ERRORS as exc:
+    except AV_ERRORS as exc:
         raise DependencyError(f"cannot read espeak-ng output: {exc}") from exc
     if not parts:
         raise DependencyError("espeak-ng produced no audio")
@@ -269,148 +270,6 @@ def synthesize_notice(
     raise DependencyError(msg)
 
 
-# --- output format -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    muxer: str
-    codec: str
-    sample_rate: int
-    layout: str
-    sample_format: str
-    bit_rate: int | None
-    notes: tuple[str, ...]
-
-
-_LOSSY_DEFAULT_BITRATE = {
-    "libmp3lame": 128_000,
-    "aac": 128_000,
-    "libopus": 64_000,
-    "opus": 64_000,
-    "libvorbis": 128_000,
-}
-_MAX_PLANES = 8
-_MAX_CHANNELS = {"libmp3lame": 2, "libopus": 2, "opus": 2, "libvorbis": 2}
-_SKIP_TAGS = frozenset(
-    {
-        "encoder",
-        "major_brand",
-        "minor_version",
-        "compatible_brands",
-        "itunsmpb",
-        "itunnorm",
-        "duration",
-        "handler_name",
-        "vendor_id",
-    }
-)
-
-
-def _encoder(name: str) -> Any | None:
-    try:
-        return av.codec.Codec(name, "w")
-    except (av.error.FFmpegError, ValueError):
-        return None
-
-
-def _muxer(demuxer: str, mime: str | None, codec: str) -> str | None:
-    """The muxer that writes the container the input came in."""
-    names = demuxer.split(",")
-    if "mov" in names:
-        if mime == "audio/mp4":
-            return "ipod"
-        return "mov" if mime == "video/quicktime" else "mp4"
-    if "matroska" in names:
-        webm_codec = codec in {"libopus", "opus", "libvorbis"}
-        return "webm" if mime == "video/webm" and webm_codec else "matroska"
-    table = {"wav": "wav", "flac": "flac", "mp3": "mp3", "ogg": "ogg", "aac": "adts"}
-    for name in names:
-        if name in table:
-            return table[name]
-        if name in av.formats_available:
-            return name
-    return None
-
-
-def _pick_encoder(decoder: str) -> tuple[str, list[str]]:
-    """The encoder of the input's codec family, and a note on any fallback."""
-    if decoder in {"mp3", "mp3float"}:
-        return "libmp3lame", []
-    if decoder == "opus":
-        return ("libopus" if _encoder("libopus") else "opus"), []
-    if decoder == "vorbis":
-        if _encoder("libvorbis"):
-            return "libvorbis", []
-        note = (
-            "this FFmpeg has no libvorbis encoder; the audio was re-encoded as "
-            "Opus in the same container"
-        )
-        return "libopus", [note]
-    return decoder, []  # PCM, FLAC, ALAC, AAC and others encode as themselves
-
-
-def _pick_rate(encoder: Any, rate: int, notes: list[str]) -> int:
-    rates = encoder.audio_rates
-    if not rates or rate in rates:
-        return rate
-    # The nearest rate at or above the input's keeps its whole bandwidth.
-    better = int(min(rates, key=lambda r: (r < rate, abs(r - rate))))
-    notes.append(f"{encoder.name} cannot encode {rate} Hz; resampled to {better} Hz")
-    return better
-
-
-def _pick_format(encoder: Any, source: str, path: Path) -> str:
-    formats = [f.name for f in encoder.audio_formats or ()]
-    if source in formats:
-        return source
-    if "s32" in formats and source.startswith(("s32", "flt", "dbl")):
-        return "s32"  # keep more than 16 bits where the input had them
-    if not formats:
-        raise UnsupportedFormat(f"{encoder.name} declares no sample format", path=path)
-    return str(formats[0])
-
-
-def _choose_target(
-    container: Any, stream: Any, mime: str | None, path: Path
-) -> _Target:
-    """Encoder, muxer, rate, layout and bit rate that mirror the input."""
-    ctx = stream.codec_context
-    decoder = str(ctx.name)
-    codec, notes = _pick_encoder(decoder)
-    encoder = _encoder(codec)
-    muxer = _muxer(str(container.format.name), mime, codec)
-    if encoder is None or muxer is None or muxer not in av.formats_available:
-        msg = (
-            f"cannot re-encode {decoder} audio in a {container.format.name} "
-            "container: FFmpeg has no matching encoder or muxer"
-        )
-        raise UnsupportedFormat(msg, path=path)
-    source_rate = int(ctx.sample_rate or stream.rate or 0)
-    if source_rate <= 0:
-        raise CorruptMedia("the audio stream declares no sample rate", path=path)
-    rate = _pick_rate(encoder, source_rate, notes)
-    layout = str(ctx.layout.name) if ctx.layout is not None else "mono"
-    channels = int(ctx.channels or 1)
-    if channels > _MAX_PLANES:
-        # Planar frames hold at most eight planes in FFmpeg's fixed array; more
-        # need extended data that PyAV's ndarray conversion does not handle.
-        msg = f"has {channels} audio channels; at most {_MAX_PLANES} are supported"
-        raise UnsupportedFormat(msg, path=path)
-    limit = _MAX_CHANNELS.get(codec)
-    if limit is not None and channels > limit:
-        notes.append(f"{codec} takes at most {limit} channels; downmixed to stereo")
-        layout = "stereo"
-    source_format = str(ctx.format.name) if ctx.format is not None else ""
-    sample_format = _pick_format(encoder, source_format, path)
-    bit_rate: int | None = None
-    if codec in _LOSSY_DEFAULT_BITRATE:
-        source = int(ctx.bit_rate or stream.bit_rate or 0)
-        fallback = _LOSSY_DEFAULT_BITRATE[codec]
-        bit_rate = source if 8_000 <= source <= 512_000 else fallback
-    return _Target(muxer, codec, rate, layout, sample_format, bit_rate, tuple(notes))
-
-
 # --- streaming edit ------------------------------------------------------------
 
 
@@ -443,75 +302,6 @@ class AudioLabelResult:
     notes: tuple[str, ...]
 
 
-class _Deadline:
-    def __init__(self, path: Path, seconds: float) -> None:
-        self._path, self._seconds = path, seconds
-        self._end = time.monotonic() + seconds
-
-    def check(self) -> None:
-        if time.monotonic() > self._end:
-            msg = (
-                f"rendering took longer than the max_decode_s limit of "
-                f"{self._seconds:g} s"
-            )
-            raise MediaLimitExceeded(
-                msg, path=self._path, limit="max_decode_s", maximum=self._seconds
-            )
-
-
-class _Writer:
-    """Encodes float32 planar chunks of any length with the target encoder.
-
-    The converting resampler also cuts the fixed-size frames that AAC, MP3
-    and Opus encoders require; PCM and FLAC take frames of any size.
-    """
-
-    def __init__(self, out: Any, target: _Target) -> None:
-        self._out = out
-        stream = out.add_stream(target.codec, rate=target.sample_rate)
-        stream.layout = target.layout
-        stream.format = target.sample_format
-        if target.bit_rate:
-            stream.bit_rate = target.bit_rate
-        self.stream = stream
-        self._target = target
-        self._convert: Any = None
-        self.written = 0
-
-    def open(self) -> None:
-        """Open the encoder (after the tags are set): its frame size is known."""
-        self._out.start_encoding()
-        self._convert = av.AudioResampler(
-            format=self._target.sample_format,
-            layout=self._target.layout,
-            rate=self._target.sample_rate,
-            frame_size=int(self.stream.codec_context.frame_size or 0) or None,
-        )
-
-    def write(self, chunk: Samples) -> None:
-        if chunk.shape[1] == 0:
-            return
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(chunk), format="fltp", layout=self._target.layout
-        )
-        frame.sample_rate = self._target.sample_rate
-        for converted in self._convert.resample(frame):
-            self._mux(converted)
-
-    def close(self) -> None:
-        for converted in self._convert.resample(None):
-            self._mux(converted)
-        for packet in self.stream.encode(None):
-            self._out.mux(packet)
-
-    def _mux(self, frame: Any) -> None:
-        frame.pts = self.written
-        frame.time_base = Fraction(1, self._target.sample_rate)
-        self.written += frame.samples
-        for packet in self.stream.encode(frame):
-            self._out.mux(packet)
-
-
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """Where the label block goes, in programme samples at the output rate."""
@@ -523,44 +313,6 @@ class _Plan:
     overlays: tuple[int, ...]  # programme positions where the block is mixed in
     splice_fades: tuple[int, ...]  # mid-programme splice points to fade around
     duck_gain: float
-
-
-def _programme_chunks(
-    container: Any,
-    stream: Any,
-    target: _Target,
-    channels: int,
-    deadline: _Deadline,
-    path: Path,
-    notes: list[str],
-) -> Iterator[Samples]:
-    """Decoded programme audio at the output rate and layout, chunk by chunk."""
-    resampler = av.AudioResampler(
-        format="fltp", layout=target.layout, rate=target.sample_rate
-    )
-    produced = 0
-    try:
-        for frame in container.decode(stream):
-            deadline.check()
-            frame.pts = None
-            for out in resampler.resample(frame):
-                chunk = out.to_ndarray().reshape(channels, -1).astype(np.float32)
-                produced += chunk.shape[1]
-                yield chunk
-        for out in resampler.resample(None):
-            yield out.to_ndarray().reshape(channels, -1).astype(np.float32)
-    except _AV_ERRORS as exc:
-        if produced == 0:
-            raise CorruptMedia(
-                f"cannot decode audio: {_one_line(exc)}", path=path
-            ) from exc
-        seconds = produced / target.sample_rate
-        notes.append(f"decoding stopped at {seconds:.2f} s: {_one_line(exc)}")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return " ".join(str(text).split())
 
 
 def _gain_curve(
@@ -638,7 +390,7 @@ def _edited(chunks: Iterator[Samples], plan: _Plan, rate: int) -> Iterator[Sampl
 
 
 def _count_samples(
-    path: Path, limits: Limits, stream_index: int, rate: int, deadline: _Deadline
+    path: Path, limits: Limits, stream_index: int, rate: int, deadline: Deadline
 ) -> int:
     """Programme length at ``rate`` by decoding once (declared ones can lie)."""
     container = open_container(path, limits=limits)
@@ -648,7 +400,7 @@ def _count_samples(
         for frame in container.decode(stream):
             deadline.check()
             total += frame.samples * rate / float(frame.sample_rate or rate)
-    except _AV_ERRORS:
+    except AV_ERRORS:
         pass  # the render pass reports the damage
     finally:
         container.close()
@@ -664,17 +416,6 @@ def _label_block(
         parts += [notice.samples * np.float32(cue.amplitude), pad]
     mono = np.concatenate(parts)
     return np.tile(mono, (channels, 1)), pad.size
-
-
-def _check_input(path: Path, limits: Limits) -> str | None:
-    """The probed MIME type; refuses images, documents and text early."""
-    try:
-        found = probe(path, max_file_bytes=limits.max_file_bytes)
-    except UnsupportedFormat:
-        return None  # FFmpeg may still know it (raw ADTS, AIFF)
-    if found.kind not in (MediaKind.AUDIO, MediaKind.VIDEO):
-        raise UnsupportedFormat(f"is {found.mime}, not audio", path=path)
-    return found.mime
 
 
 def _validate_at(at: Sequence[str] | str) -> tuple[LabelPosition, ...]:
@@ -735,12 +476,12 @@ def render_audio_label(
         raise ConfigError(f"mode must be insert or overlay, got {mode!r}")
     if not 0.0 <= duck_db <= 60.0:
         raise ConfigError(f"duck_db must be 0 to 60, got {duck_db:g}")
-    mime = _check_input(src, limits)
-    deadline = _Deadline(src, limits.max_decode_s)
+    mime = audio_mime(src, limits)
+    deadline = Deadline(src, limits.max_decode_s, "rendering")
     container = open_container(src, limits=limits)
     try:
         stream = _audio_stream(container, src)
-        target = _choose_target(container, stream, mime, src)
+        target = choose_target(container, stream, mime, src)
         if target.sample_rate < _MIN_RATE_OVER_TONE * cue.frequency_hz:
             msg = (
                 f"the audio's sample rate ({target.sample_rate} Hz) is too low to "
@@ -770,7 +511,7 @@ def render_audio_label(
         notes = list(target.notes)
         with atomic_output(dst) as tmp:
             written, cue_starts = _write(
-                container, stream, target, channels, plan, tmp, deadline, src, notes
+                container, stream, target, plan, tmp, deadline, src, notes
             )
     finally:
         container.close()
@@ -835,23 +576,22 @@ def _make_plan(
 def _write(
     container: Any,
     stream: Any,
-    target: _Target,
-    channels: int,
+    target: AudioTarget,
     plan: _Plan,
     tmp: Path,
-    deadline: _Deadline,
+    deadline: Deadline,
     src: Path,
     notes: list[str],
 ) -> tuple[int, list[int]]:
     """Encode the edited programme to ``tmp``; (samples written, cue starts)."""
     try:
         with av.open(str(tmp), mode="w", format=target.muxer) as out:
-            _copy_tags(container.metadata, out.metadata)
-            writer = _Writer(out, target)
-            _copy_tags(stream.metadata, writer.stream.metadata)
+            copy_tags(container.metadata, out.metadata)
+            writer = AudioWriter(out, target)
+            copy_tags(stream.metadata, writer.stream.metadata)
             writer.open()
-            chunks = _programme_chunks(
-                container, stream, target, channels, deadline, src, notes
+            chunks = decoded_chunks(
+                container, stream, target, deadline.check, src, notes
             )
             programme = 0
 
@@ -876,16 +616,10 @@ def _write(
             writer.close()
     except (CorruptMedia, MediaLimitExceeded):
         raise
-    except _AV_ERRORS as exc:
+    except AV_ERRORS as exc:
         msg = (
             f"FFmpeg could not encode {target.codec} into {target.muxer}: "
-            f"{_one_line(exc)}"
+            f"{one_line(exc)}"
         )
         raise DependencyError(msg, path=src) from exc
     return total, sorted(cue_starts)
-
-
-def _copy_tags(source: Any, dest: Any) -> None:
-    for key, value in dict(source).items():
-        if str(key).lower() not in _SKIP_TAGS:
-            dest[key] = value
