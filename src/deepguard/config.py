@@ -112,6 +112,33 @@ class WatermarkSettings(BaseModel):
     psnr_db: float = Field(
         default=43.0, ge=42.0, le=60.0, description="Image and video strength."
     )
+    sd_marks: bool = Field(
+        default=True,
+        description="Look for Stable Diffusion's invisible-watermark marks in images.",
+    )
+    trustmark_model: Path | None = Field(
+        default=None,
+        description="TrustMark decoder ONNX file (never downloaded); unset: off.",
+    )
+    trustmark_variant: str = Field(
+        default="Q", description="TrustMark model variant: C, Q, B or P."
+    )
+    videoseal_model: Path | None = Field(
+        default=None,
+        description="VideoSeal TorchScript file (needs PyTorch); unset: off.",
+    )
+    videoseal_message: str | None = Field(
+        default=None,
+        description="The message a provider embeds with VideoSeal (0/1 or 0x hex).",
+    )
+    audioseal_model: Path | None = Field(
+        default=None,
+        description="AudioSeal detector TorchScript file (needs PyTorch); unset: off.",
+    )
+    audioseal_message: str | None = Field(
+        default=None,
+        description="The 16-bit message a provider embeds with AudioSeal.",
+    )
 
 
 class Settings(BaseSettings):

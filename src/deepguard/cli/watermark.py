@@ -15,6 +15,7 @@ from deepguard.watermark.base import WatermarkKey
 from deepguard.watermark.files import detect_file, embed_file_for
 from deepguard.watermark.payload import Payload
 from deepguard.watermark.recover import find_records, record_output
+from deepguard.watermark.thirdparty.detector import ThirdPartyDetector
 
 __all__ = ["watermark_app"]
 
@@ -76,6 +77,7 @@ def detect(
     state = get_state(ctx)
     settings = state.settings
     key = WatermarkKey.from_text(settings.watermark.key)
+    third_party = ThirdPartyDetector.from_settings(settings.watermark)
     failed = 0
     table = Table(title="watermarks")
     for col in ("file", "mark", "status", "p-value", "payload", "producer"):
@@ -83,7 +85,11 @@ def detect(
     for path in files:
         try:
             detections = detect_file(
-                path, key=key, fpr=settings.watermark.fpr, limits=settings.limits
+                path,
+                key=key,
+                fpr=settings.watermark.fpr,
+                limits=settings.limits,
+                third_party=third_party,
             )
         except DeepguardError as exc:
             failed += 1

@@ -64,6 +64,7 @@ _TRACE_KINDS: frozenset[str] = frozenset(
         "label.signature_invalid",
         "label.explicit",
         "label.audio_cue",
+        "watermark.third_party",
     }
 )
 

@@ -1,12 +1,15 @@
-"""The watermark detector: deepguard's image and video marks, in scans.
+"""The watermark detector: deepguard's marks and third-party ones, in scans.
 
 Finding kinds (see ``docs/scan-schema.md``):
 
-* ``watermark.deepguard`` - deepguard's image or video mark is present
+* ``watermark.deepguard`` - deepguard's image, video or audio mark is present
   (p-value at most the configured false-positive rate). ``details`` carry
   the payload, the producer tag and content ID, and the label records it maps
   to (the producer's GB 45438 fields), so the verdict can tell a stripped or
   altered label.
+* ``watermark.third_party`` - another generator's invisible mark is present:
+  Stable Diffusion's (v1, 2.x, XL) or a vendor model's the user configured
+  (TrustMark, VideoSeal, AudioSeal). A trace of generation, not a label.
 * ``watermark.undetectable`` - informational: the item cannot reveal a mark
   (too small, too short, silent), with the reason.
 """
@@ -22,9 +25,13 @@ from deepguard.media.probe import MediaKind
 from deepguard.scan.detector import Detector
 from deepguard.scan.finding import Finding
 from deepguard.store.interface import ILabelRecordStore, LabelRecord
+from deepguard.watermark.audio import METHOD as AUDIO_METHOD
 from deepguard.watermark.base import DEFAULT_FPR, Detection, Status, WatermarkKey
 from deepguard.watermark.files import detect_file
+from deepguard.watermark.image import METHOD as IMAGE_METHOD
 from deepguard.watermark.recover import find_records
+from deepguard.watermark.thirdparty.detector import ThirdPartyDetector
+from deepguard.watermark.video import METHOD as VIDEO_METHOD
 
 if TYPE_CHECKING:
     from deepguard.config import Settings
@@ -32,7 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["WatermarkDetector"]
 
 RecordSource = Callable[[], ILabelRecordStore | None]
-_KINDS = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
+_KINDS = frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO})
+_OWN_METHODS = frozenset({IMAGE_METHOD, VIDEO_METHOD, AUDIO_METHOD})
 
 
 class WatermarkDetector(Detector):
@@ -48,10 +56,12 @@ class WatermarkDetector(Detector):
         *,
         fpr: float = DEFAULT_FPR,
         records: RecordSource | None = None,
+        third_party: ThirdPartyDetector | None = None,
     ) -> None:
         self.key = key or WatermarkKey()
         self.fpr = fpr
         self._records = records or (lambda: None)
+        self.third_party = third_party or ThirdPartyDetector(fpr=fpr)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -63,10 +73,15 @@ class WatermarkDetector(Detector):
             settings.home.mkdir(parents=True, exist_ok=True)
             return SqlStore.open(settings.resolved_database_url)
 
+        marks = settings.watermark
+        # Vendor models load here, so a missing model file fails at start-up
+        # with a one-line ConfigError rather than on the first upload.
+        third_party = ThirdPartyDetector.from_settings(marks)
         return cls(
-            WatermarkKey.from_text(settings.watermark.key),
-            fpr=settings.watermark.fpr,
+            WatermarkKey.from_text(marks.key),
+            fpr=marks.fpr,
             records=records,
+            third_party=third_party,
         )
 
     def supports(self, item: MediaItem) -> bool:
@@ -74,14 +89,20 @@ class WatermarkDetector(Detector):
 
     def run(self, item: MediaItem) -> list[Finding]:
         detections = detect_file(
-            item.path, key=self.key, fpr=self.fpr, limits=item.limits
+            item.path,
+            key=self.key,
+            fpr=self.fpr,
+            limits=item.limits,
+            third_party=self.third_party,
         )
         findings: list[Finding] = []
         for detection in detections:
             if detection.status is Status.UNDETECTABLE:
                 findings.append(self._undetectable(detection))
-            elif detection.present:
+            elif detection.present and detection.method in _OWN_METHODS:
                 findings.append(self._own(detection))
+            elif detection.present:
+                findings.append(self._third_party(detection))
         return findings
 
     def _own(self, detection: Detection) -> Finding:
@@ -115,6 +136,18 @@ class WatermarkDetector(Detector):
                 "producer": producer,
                 "records": [r.fields for r in records[:5]],
             },
+        )
+
+    def _third_party(self, detection: Detection) -> Finding:
+        return Finding(
+            detector=self.name,
+            kind="watermark.third_party",
+            confidence=1.0 - detection.p_value,
+            summary=(
+                f"{detection.method} invisible watermark present "
+                f"(p = {detection.p_value:.2g})"
+            ),
+            details=detection.to_dict(),
         )
 
     def _undetectable(self, detection: Detection) -> Finding:
