@@ -37,3 +37,9 @@ fi
 # helper we never import, so it is installed without dependencies (its real
 # ones, OpenCV, PyWavelets, NumPy and Pillow, are already pinned above).
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps invisible-watermark==0.2.0
+# Resemblyzer ships the GE2E voice encoder's weights (pretrained.pt); deepguard
+# loads them into its own copy of the network, so the package's librosa and
+# source-built webrtcvad requirements are not needed (webrtcvad-wheels and
+# torch are pinned above). face_recognition is the benchmark's comparison
+# pipeline over the same dlib models.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps resemblyzer==0.1.4 face_recognition==1.3.0
