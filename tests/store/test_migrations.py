@@ -78,13 +78,13 @@ def current(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 def test_revisions_form_one_line() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [HEAD]
-    assert [s.revision for s in scripts.walk_revisions()] == [HEAD, "0001"]
+    assert [s.revision for s in scripts.walk_revisions()] == [HEAD, "0002", "0001"]
 
 
 def test_upgrade_builds_the_schema_of_the_models(engine: sa.Engine) -> None:

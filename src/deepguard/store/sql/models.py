@@ -23,15 +23,39 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from deepguard.scan.finding import AigcLabel, Finding
 from deepguard.scan.result import ScanResult
 from deepguard.store.interface import (
+    FACE_DIMS,
+    VOICE_DIMS,
+    Authorisation,
+    FaceReference,
     LabelRecord,
+    OfficialAccount,
+    Person,
     ScanSummary,
+    Scope,
+    Verification,
+    VoiceReference,
     as_utc,
+    embedding_bytes,
+    embedding_from_bytes,
     normalise_sha256,
     scan_time,
 )
 from deepguard.store.sql._dialect import IdInteger, UtcDateTime
 
-__all__ = ["NAMING_CONVENTION", "Base", "FindingRow", "LabelRecordRow", "ScanRow"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "REGISTRY_STATE_ID",
+    "AuthorisationRow",
+    "Base",
+    "FaceReferenceRow",
+    "FindingRow",
+    "LabelRecordRow",
+    "OfficialAccountRow",
+    "PersonRow",
+    "RegistryStateRow",
+    "ScanRow",
+    "VoiceReferenceRow",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -253,3 +277,247 @@ def _label(value: str | None) -> AigcLabel | None:
     except KeyError:
         msg = f"invalid aigc_label {value!r} in the scans table"
         raise ValueError(msg) from None
+
+
+# The likeness registry. Every table of a person refers to ``people`` with ON
+# DELETE CASCADE, so removing a person is one DELETE in any backend.
+
+
+def _person_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("people.id", ondelete="CASCADE")
+
+
+class PersonRow(Base):
+    """A protected person; ``search_text`` is what name queries search."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(IdInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(256))
+    aliases: Mapped[list[str]] = mapped_column(sa.JSON)
+    notes: Mapped[str] = mapped_column(sa.Text)
+    verification: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    search_text: Mapped[str] = mapped_column(sa.Text)
+
+    @classmethod
+    def from_domain(cls, person: Person) -> PersonRow:
+        return cls(
+            name=person.name,
+            aliases=list(person.aliases),
+            notes=person.notes,
+            verification=str(person.verification),
+            created_at=person.created_at,
+            search_text=person.search_text(),
+        )
+
+    def to_domain(self) -> Person:
+        """The person this row holds.
+
+        Raises:
+            ValueError: a column holds what no person can (edited by hand).
+        """
+        return Person(
+            id=self.id,
+            name=self.name,
+            aliases=tuple(str(a) for a in self.aliases),
+            notes=self.notes,
+            verification=Verification(self.verification),
+            created_at=self.created_at,
+        )
+
+
+class FaceReferenceRow(Base):
+    """A face reference: digest, box, quality and the embedding's bytes.
+
+    The unique (person_id, sha256) index also serves "references of a person".
+    """
+
+    __tablename__ = "face_references"
+    __table_args__ = (sa.UniqueConstraint("person_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(IdInteger, primary_key=True)
+    person_id: Mapped[int] = mapped_column(IdInteger, _person_fk())
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    box_left: Mapped[int] = mapped_column(sa.Integer)
+    box_top: Mapped[int] = mapped_column(sa.Integer)
+    box_width: Mapped[int] = mapped_column(sa.Integer)
+    box_height: Mapped[int] = mapped_column(sa.Integer)
+    quality: Mapped[float] = mapped_column(sa.Float)
+    embedding: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    source: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    @classmethod
+    def from_domain(cls, ref: FaceReference, *, person_id: int) -> FaceReferenceRow:
+        left, top, width, height = ref.box
+        return cls(
+            person_id=person_id,
+            sha256=ref.sha256,
+            box_left=left,
+            box_top=top,
+            box_width=width,
+            box_height=height,
+            quality=ref.quality,
+            embedding=embedding_bytes(ref.embedding),
+            source=ref.source,
+            created_at=ref.created_at,
+        )
+
+    def to_domain(self) -> FaceReference:
+        """The reference this row holds.
+
+        Raises:
+            ValueError: the embedding has the wrong length, or another column
+                holds what no reference can.
+        """
+        return FaceReference(
+            id=self.id,
+            person_id=self.person_id,
+            sha256=self.sha256,
+            box=(self.box_left, self.box_top, self.box_width, self.box_height),
+            quality=self.quality,
+            embedding=embedding_from_bytes(self.embedding, FACE_DIMS, "face"),
+            source=self.source,
+            created_at=self.created_at,
+        )
+
+
+class VoiceReferenceRow(Base):
+    """A voice reference: digest, seconds of speech and the embedding's bytes."""
+
+    __tablename__ = "voice_references"
+    __table_args__ = (sa.UniqueConstraint("person_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(IdInteger, primary_key=True)
+    person_id: Mapped[int] = mapped_column(IdInteger, _person_fk())
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    speech_s: Mapped[float] = mapped_column(sa.Float)
+    embedding: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    source: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    @classmethod
+    def from_domain(cls, ref: VoiceReference, *, person_id: int) -> VoiceReferenceRow:
+        return cls(
+            person_id=person_id,
+            sha256=ref.sha256,
+            speech_s=ref.speech_s,
+            embedding=embedding_bytes(ref.embedding),
+            source=ref.source,
+            created_at=ref.created_at,
+        )
+
+    def to_domain(self) -> VoiceReference:
+        """The reference this row holds.
+
+        Raises:
+            ValueError: as for :meth:`FaceReferenceRow.to_domain`.
+        """
+        return VoiceReference(
+            id=self.id,
+            person_id=self.person_id,
+            sha256=self.sha256,
+            speech_s=self.speech_s,
+            embedding=embedding_from_bytes(self.embedding, VOICE_DIMS, "voice"),
+            source=self.source,
+            created_at=self.created_at,
+        )
+
+
+class OfficialAccountRow(Base):
+    """An official account; ``handle_key`` (case-folded) makes it unique.
+
+    The unique (platform, handle_key) index is the account lookup of every
+    scan that names its uploader.
+    """
+
+    __tablename__ = "official_accounts"
+    __table_args__ = (sa.UniqueConstraint("platform", "handle_key"),)
+
+    id: Mapped[int] = mapped_column(IdInteger, primary_key=True)
+    person_id: Mapped[int] = mapped_column(IdInteger, _person_fk(), index=True)
+    platform: Mapped[str] = mapped_column(sa.String(64))
+    handle: Mapped[str] = mapped_column(sa.String(256))
+    handle_key: Mapped[str] = mapped_column(sa.String(256))
+
+    @classmethod
+    def from_domain(cls, account: OfficialAccount) -> OfficialAccountRow:
+        return cls(
+            person_id=account.person_id,
+            platform=account.platform,
+            handle=account.handle,
+            handle_key=account.key[1],
+        )
+
+    def to_domain(self) -> OfficialAccount:
+        """The account this row holds.
+
+        Raises:
+            ValueError: the platform or handle is malformed (edited by hand).
+        """
+        return OfficialAccount(
+            id=self.id,
+            person_id=self.person_id,
+            platform=self.platform,
+            handle=self.handle,
+        )
+
+
+class AuthorisationRow(Base):
+    """A grant to an account or licensee, with its scope and validity window."""
+
+    __tablename__ = "authorisations"
+
+    id: Mapped[int] = mapped_column(IdInteger, primary_key=True)
+    person_id: Mapped[int] = mapped_column(IdInteger, _person_fk(), index=True)
+    grantee: Mapped[str] = mapped_column(sa.String(512))
+    scope: Mapped[str] = mapped_column(sa.String(8))
+    valid_from: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    note: Mapped[str] = mapped_column(sa.Text)
+
+    @classmethod
+    def from_domain(cls, grant: Authorisation) -> AuthorisationRow:
+        return cls(
+            person_id=grant.person_id,
+            grantee=grant.grantee,
+            scope=str(grant.scope),
+            valid_from=grant.valid_from,
+            valid_until=grant.valid_until,
+            note=grant.note,
+        )
+
+    def to_domain(self) -> Authorisation:
+        """The grant this row holds.
+
+        Raises:
+            ValueError: a column holds what no grant can (edited by hand).
+        """
+        return Authorisation(
+            id=self.id,
+            person_id=self.person_id,
+            grantee=self.grantee,
+            scope=Scope(self.scope),
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            note=self.note,
+        )
+
+
+REGISTRY_STATE_ID = 1
+"""The one row of ``registry_state``."""
+
+
+class RegistryStateRow(Base):
+    """One row counting changes to people and references.
+
+    Why a row and not ``max(id)``: removals must bump it too. Every change
+    updates it in the same transaction, so readers never see data newer than
+    the revision (PostgreSQL's row lock also orders concurrent writers).
+    """
+
+    __tablename__ = "registry_state"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.BigInteger)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -23,26 +23,46 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from deepguard.errors import NotFound, StorageError
+from deepguard.errors import Conflict, NotFound, StorageError
 from deepguard.scan.result import ScanResult
 from deepguard.store.interface import (
     NO_LABEL,
+    Authorisation,
+    FaceReference,
     IStore,
     LabelRecord,
+    OfficialAccount,
+    Person,
+    ReferenceIds,
     ScanSummary,
+    VoiceReference,
+    account_key,
+    account_taken,
     as_utc,
+    check_new_references,
     check_one_file,
     check_page,
+    no_account,
+    no_authorisation,
+    no_person,
     no_scan,
     normalise_sha256,
+    search_query,
     sha256_query,
 )
 from deepguard.store.sql import _dialect
 from deepguard.store.sql.migrations import alembic_config
 from deepguard.store.sql.models import (
+    REGISTRY_STATE_ID,
+    AuthorisationRow,
+    FaceReferenceRow,
     FindingRow,
     LabelRecordRow,
+    OfficialAccountRow,
+    PersonRow,
+    RegistryStateRow,
     ScanRow,
+    VoiceReferenceRow,
     summary_from_columns,
 )
 
@@ -54,6 +74,14 @@ _WRITE = {_dialect.BEGIN_MODE: "IMMEDIATE"}
 # digests that start with prefix, and a range scan can use the sha256 index
 # on every backend (LIKE cannot on SQLite, where it ignores case).
 _AFTER_HEX = "g"
+
+_Domain = TypeVar("_Domain", covariant=True)
+
+
+class _Readable(Protocol[_Domain]):
+    """A registry row: anything with ``to_domain``."""
+
+    def to_domain(self) -> _Domain: ...
 
 
 class SqlStore(IStore):
@@ -287,6 +315,300 @@ class SqlStore(IStore):
         with self._session("count scans") as s:
             return s.scalar(sa.select(sa.func.count(ScanRow.id))) or 0
 
+    # the likeness registry
+
+    def add_person(self, *, person: Person) -> Person:
+        """Add a person and return it with its id.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session(f"add person {person.name}", write=True) as s:
+            row = PersonRow.from_domain(person)
+            s.add(row)
+            s.flush()
+            _bump_revision(s)
+            return self._domain(row)
+
+    def get_person(self, *, person_id: int) -> Person:
+        """The person with this id.
+
+        Raises:
+            NotFound: there is none.
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session(f"read person {person_id}") as s:
+            return self._domain(_person_row(s, person_id))
+
+    def find_people(self, *, query: str) -> list[Person]:
+        """People whose name or an alias contains ``query``, ignoring case.
+
+        Both sides are case-folded in Python (``search_text`` is stored
+        folded), so the match is the same on every backend and for every
+        script, not only for ASCII as SQL's own case rules would be.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+        needle = search_query(query)
+        pattern = "%" + _escape_like(needle) + "%"
+        with self._session("find people") as s:
+            rows = s.scalars(
+                sa.select(PersonRow)
+                .where(PersonRow.search_text.like(pattern, escape="\\"))
+                .order_by(PersonRow.id)
+            )
+            return [self._domain(row) for row in rows]
+
+    def list_people(self) -> list[Person]:
+        """Everyone, by id.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session("list people") as s:
+            rows = s.scalars(sa.select(PersonRow).order_by(PersonRow.id))
+            return [self._domain(row) for row in rows]
+
+    def remove_person(self, *, person_id: int) -> None:
+        """Remove a person; the database cascades to everything of theirs.
+
+        Raises:
+            NotFound: there is no such person.
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session(f"remove person {person_id}", write=True) as s:
+            deleted = s.execute(sa.delete(PersonRow).where(PersonRow.id == person_id))
+            if _rowcount(deleted) == 0:
+                raise NotFound(no_person(person_id))
+            _bump_revision(s)
+
+    def add_references(
+        self,
+        *,
+        person_id: int,
+        faces: Sequence[FaceReference] = (),
+        voices: Sequence[VoiceReference] = (),
+    ) -> ReferenceIds:
+        """Add a person's references in one transaction, all or none.
+
+        Raises:
+            NotFound: there is no such person.
+            Conflict: a digest is enrolled already or repeats; nothing added.
+            ValueError: a reference names another person.
+            StorageError: the database failed or the store is closed.
+        """
+        action = f"add references of person {person_id}"
+        with self._session(action, write=True) as s:
+            _person_row(s, person_id)
+            check_new_references(
+                person_id,
+                faces,
+                voices,
+                enrolled_faces=_digests(s, FaceReferenceRow, person_id),
+                enrolled_voices=_digests(s, VoiceReferenceRow, person_id),
+            )
+            face_rows = [
+                FaceReferenceRow.from_domain(r, person_id=person_id) for r in faces
+            ]
+            voice_rows = [
+                VoiceReferenceRow.from_domain(r, person_id=person_id) for r in voices
+            ]
+            s.add_all([*face_rows, *voice_rows])
+            try:
+                s.flush()
+            except sa.exc.IntegrityError as exc:
+                # Another writer enrolled the same file since the check above.
+                msg = f"person {person_id}: a reference was enrolled meanwhile"
+                raise Conflict(msg) from exc
+            if face_rows or voice_rows:
+                _bump_revision(s)
+            return ReferenceIds(
+                faces=[row.id for row in face_rows],
+                voices=[row.id for row in voice_rows],
+            )
+
+    def face_references(self, *, person_id: int | None = None) -> list[FaceReference]:
+        """Face references of one person or of everyone, by id.
+
+        Raises:
+            NotFound: ``person_id`` names no person.
+            StorageError: the database failed, the store is closed, or an
+                embedding has the wrong length.
+        """
+        with self._session("read face references") as s:
+            stmt = sa.select(FaceReferenceRow).order_by(FaceReferenceRow.id)
+            if person_id is not None:
+                _person_row(s, person_id)
+                stmt = stmt.where(FaceReferenceRow.person_id == person_id)
+            return [self._domain(row) for row in s.scalars(stmt)]
+
+    def voice_references(self, *, person_id: int | None = None) -> list[VoiceReference]:
+        """Voice references of one person or of everyone, by id.
+
+        Raises:
+            NotFound: ``person_id`` names no person.
+            StorageError: as for :meth:`face_references`.
+        """
+        with self._session("read voice references") as s:
+            stmt = sa.select(VoiceReferenceRow).order_by(VoiceReferenceRow.id)
+            if person_id is not None:
+                _person_row(s, person_id)
+                stmt = stmt.where(VoiceReferenceRow.person_id == person_id)
+            return [self._domain(row) for row in s.scalars(stmt)]
+
+    def add_account(self, *, account: OfficialAccount) -> OfficialAccount:
+        """Register an official account.
+
+        Raises:
+            NotFound: the person does not exist.
+            Conflict: the account is registered already.
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session(f"add account {account}", write=True) as s:
+            _person_row(s, account.person_id)
+            existing = _account_row(s, account.key)
+            if existing is not None:
+                raise Conflict(account_taken(account, existing.person_id))
+            row = OfficialAccountRow.from_domain(account)
+            s.add(row)
+            try:
+                s.flush()
+            except sa.exc.IntegrityError as exc:
+                msg = f"account {account} was registered meanwhile"
+                raise Conflict(msg) from exc
+            return self._domain(row)
+
+    def remove_account(self, *, platform: str, handle: str) -> OfficialAccount:
+        """Unregister an account and return it.
+
+        Raises:
+            InvalidSignal: the platform or handle is malformed.
+            NotFound: it is not registered.
+            StorageError: the database failed or the store is closed.
+        """
+        key = account_key(platform, handle)
+        with self._session(f"remove account {key[0]}:{key[1]}", write=True) as s:
+            row = _account_row(s, key)
+            if row is None:
+                raise NotFound(no_account(key))
+            removed = self._domain(row)
+            s.delete(row)
+            return removed
+
+    def accounts(self, *, person_id: int) -> list[OfficialAccount]:
+        """A person's accounts, by id.
+
+        Raises:
+            NotFound: there is no such person.
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session(f"read accounts of person {person_id}") as s:
+            _person_row(s, person_id)
+            rows = s.scalars(
+                sa.select(OfficialAccountRow)
+                .where(OfficialAccountRow.person_id == person_id)
+                .order_by(OfficialAccountRow.id)
+            )
+            return [self._domain(row) for row in rows]
+
+    def owner_of(self, *, platform: str, handle: str) -> Person | None:
+        """Who registered this account, if anyone (one indexed lookup).
+
+        Raises:
+            InvalidSignal: the platform or handle is malformed.
+            StorageError: the database failed or the store is closed.
+        """
+        key = account_key(platform, handle)
+        with self._session(f"look up account {key[0]}:{key[1]}") as s:
+            row = s.scalars(
+                sa.select(PersonRow)
+                .join(OfficialAccountRow, OfficialAccountRow.person_id == PersonRow.id)
+                .where(
+                    OfficialAccountRow.platform == key[0],
+                    OfficialAccountRow.handle_key == key[1],
+                )
+            ).first()
+            return None if row is None else self._domain(row)
+
+    def add_authorisation(self, *, authorisation: Authorisation) -> Authorisation:
+        """Record a grant.
+
+        Raises:
+            NotFound: the person does not exist.
+            StorageError: the database failed or the store is closed.
+        """
+        action = f"authorise {authorisation.grantee}"
+        with self._session(action, write=True) as s:
+            _person_row(s, authorisation.person_id)
+            row = AuthorisationRow.from_domain(authorisation)
+            s.add(row)
+            s.flush()
+            return self._domain(row)
+
+    def remove_authorisation(self, *, authorisation_id: int) -> Authorisation:
+        """Delete a grant and return it.
+
+        Raises:
+            NotFound: there is no such grant.
+            StorageError: the database failed or the store is closed.
+        """
+        action = f"remove authorisation {authorisation_id}"
+        with self._session(action, write=True) as s:
+            row = s.get(AuthorisationRow, authorisation_id)
+            if row is None:
+                raise NotFound(no_authorisation(authorisation_id))
+            removed = self._domain(row)
+            s.delete(row)
+            return removed
+
+    def authorisations(self, *, person_id: int) -> list[Authorisation]:
+        """A person's grants, by id.
+
+        Raises:
+            NotFound: there is no such person.
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session(f"read authorisations of person {person_id}") as s:
+            _person_row(s, person_id)
+            rows = s.scalars(
+                sa.select(AuthorisationRow)
+                .where(AuthorisationRow.person_id == person_id)
+                .order_by(AuthorisationRow.id)
+            )
+            return [self._domain(row) for row in rows]
+
+    def registry_revision(self) -> int:
+        """Grows with every change to people or references.
+
+        Raises:
+            StorageError: the database failed or the store is closed.
+        """
+        with self._session("read the registry revision") as s:
+            revision = s.scalar(
+                sa.select(RegistryStateRow.revision).where(
+                    RegistryStateRow.id == REGISTRY_STATE_ID
+                )
+            )
+            return int(revision or 0)
+
+    def _domain(self, row: _Readable[_Domain]) -> _Domain:
+        """``row.to_domain()``, with an unreadable row as a StorageError.
+
+        Raises:
+            StorageError: the row holds what no domain value can (a wrong
+                embedding length, an unknown status), e.g. after hand edits.
+        """
+        try:
+            return row.to_domain()
+        except ValueError as exc:
+            table = getattr(row, "__tablename__", type(row).__name__)
+            msg = (
+                f"database {self._name}: {table} row {getattr(row, 'id', '?')} "
+                f"is unreadable: {exc}"
+            )
+            raise StorageError(msg) from exc
+
     def close(self) -> None:
         """Close every pooled connection; later calls raise StorageError."""
         if not self._closed:
@@ -359,3 +681,59 @@ def _reason(exc: BaseException) -> str:
     cause = exc.orig if isinstance(exc, sa.exc.StatementError) else None
     text = str(cause if cause is not None else exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _person_row(session: Session, person_id: int) -> PersonRow:
+    """The row of a person.
+
+    Raises:
+        NotFound: there is none.
+    """
+    row = session.get(PersonRow, person_id)
+    if row is None:
+        raise NotFound(no_person(person_id))
+    return row
+
+
+def _account_row(session: Session, key: tuple[str, str]) -> OfficialAccountRow | None:
+    return session.scalars(
+        sa.select(OfficialAccountRow).where(
+            OfficialAccountRow.platform == key[0],
+            OfficialAccountRow.handle_key == key[1],
+        )
+    ).first()
+
+
+def _digests(
+    session: Session,
+    table: type[FaceReferenceRow] | type[VoiceReferenceRow],
+    person_id: int,
+) -> set[str]:
+    """The digests of a person's references in one modality."""
+    return set(
+        session.scalars(sa.select(table.sha256).where(table.person_id == person_id))
+    )
+
+
+def _bump_revision(session: Session) -> None:
+    """Count one change to people or references, in the caller's transaction.
+
+    The migration creates the row; it is recreated if someone deleted it.
+    """
+    updated = session.execute(
+        sa.update(RegistryStateRow)
+        .where(RegistryStateRow.id == REGISTRY_STATE_ID)
+        .values(revision=RegistryStateRow.revision + 1)
+    )
+    if _rowcount(updated) == 0:
+        session.add(RegistryStateRow(id=REGISTRY_STATE_ID, revision=1))
+        session.flush()
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0))
+
+
+def _escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
