@@ -1,0 +1,1 @@
+"""Likeness registry: protected people's faces and voices, and matching them."""
