@@ -141,6 +141,31 @@ class WatermarkSettings(BaseModel):
     )
 
 
+class LikenessSettings(BaseModel):
+    """Finding protected people (``[likeness]`` in config.toml)."""
+
+    face_fmr: float = Field(
+        default=1e-3,
+        gt=0,
+        le=0.1,
+        description="False-match rate the face threshold is set for.",
+    )
+    voice_fmr: float = Field(
+        default=1e-3,
+        gt=0,
+        le=0.1,
+        description="False-match rate the voice threshold is set for.",
+    )
+    video_fps: float = Field(
+        default=2.0, gt=0, le=30, description="Frames per second sampled in video."
+    )
+    max_audio_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds of audio searched for voices per file (the opening).",
+    )
+
+
 class Settings(BaseSettings):
     """All of deepguard's configuration."""
 
@@ -163,6 +188,7 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     labels: LabelSettings = Field(default_factory=LabelSettings)
     watermark: WatermarkSettings = Field(default_factory=WatermarkSettings)
+    likeness: LikenessSettings = Field(default_factory=LikenessSettings)
 
     @property
     def keys_dir(self) -> Path:

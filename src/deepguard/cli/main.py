@@ -18,6 +18,7 @@ from deepguard.cli.demo import demo
 from deepguard.cli.history import history, show
 from deepguard.cli.keys import keys_app
 from deepguard.cli.labels import inspect, label, propagate
+from deepguard.cli.people import people_app
 from deepguard.cli.scan import scan
 from deepguard.cli.watermark import watermark_app
 from deepguard.errors import DeepguardError, DependencyError
@@ -79,6 +80,7 @@ app.command("inspect")(inspect)
 app.command("propagate")(propagate)
 app.add_typer(keys_app, name="keys")
 app.add_typer(watermark_app, name="watermark")
+app.add_typer(people_app, name="people")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from deepguard.accounts import AccountRef
 from deepguard.cli._state import get_state
 from deepguard.cli.render import results_table
 from deepguard.scan.batch import ScanOptions
@@ -72,6 +73,15 @@ def scan(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")
     ] = False,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--account",
+            metavar="PLATFORM:HANDLE",
+            help="The uploader's account: a protected person seen in the file "
+            "from an account that is neither theirs nor licensed is flagged.",
+        ),
+    ] = None,
 ) -> None:
     """Scan files for AI-generation provenance and classify them under Art. 6.
 
@@ -84,6 +94,7 @@ def scan(
     options = ScanOptions(
         metadata_only=metadata_only,
         detector_names=tuple(detector) if detector else None,
+        uploader=AccountRef.parse(account) if account else None,
     )
     files = service.expand_inputs(paths, recursive=recursive)
     results: list[ScanResult] = []

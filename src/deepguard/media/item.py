@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepguard.config import Limits
 from deepguard.errors import MediaError
 from deepguard.media.probe import MediaKind, ProbeResult, probe
+
+if TYPE_CHECKING:
+    from deepguard.accounts import AccountRef
 
 __all__ = ["MediaInfo", "MediaItem", "sha256_file"]
 
@@ -77,6 +80,8 @@ class MediaItem:
     sha256: str
     limits: Limits = field(default_factory=Limits)
     info: MediaInfo = field(default_factory=MediaInfo)
+    uploader: AccountRef | None = None
+    """The account that uploaded it, when the platform says (``scan --account``)."""
 
     @property
     def kind(self) -> MediaKind:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepguard import __version__
+from deepguard.accounts import AccountRef
 from deepguard.config import Settings
 from deepguard.scan.detector import Detector
 from deepguard.scan.registry import DetectorRegistry
@@ -37,6 +38,8 @@ class ScanOptions:
     detector_names: tuple[str, ...] | None = None
     extra_detectors: tuple[type[Detector], ...] = ()
     """Detector classes added to the registry (importable, so workers can load them)."""
+    uploader: AccountRef | None = None
+    """The account the files came from; the likeness detector checks its rights."""
 
 
 def iter_input_paths(
@@ -76,6 +79,7 @@ def _build_scanner(settings: Settings, options: ScanOptions) -> Scanner:
         metadata_only=options.metadata_only,
         detector_names=options.detector_names,
         registry=registry,
+        uploader=options.uploader,
     )
 
 

@@ -27,6 +27,7 @@ def default_detector_classes() -> tuple[type[Detector], ...]:
     """The built-in detectors, in the order they run."""
     from deepguard.labels.detector import LabelsDetector
     from deepguard.labels.explicit_detector import ExplicitLabelsDetector
+    from deepguard.likeness.detector import LikenessDetector
     from deepguard.provenance.detector import ProvenanceDetector
     from deepguard.watermark.detector import WatermarkDetector
 
@@ -35,6 +36,7 @@ def default_detector_classes() -> tuple[type[Detector], ...]:
         LabelsDetector,
         ExplicitLabelsDetector,
         WatermarkDetector,
+        LikenessDetector,
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deepguard import __version__
+from deepguard.accounts import AccountRef
 from deepguard.config import Limits, Settings
 from deepguard.errors import DeepguardError
 from deepguard.media.info import read_info
@@ -40,10 +41,12 @@ class Scanner:
         detectors: Sequence[Detector],
         limits: Limits | None = None,
         metadata_only: bool = False,
+        uploader: AccountRef | None = None,
     ) -> None:
         self.detectors = list(detectors)
         self.limits = limits or Limits()
         self.metadata_only = metadata_only
+        self.uploader = uploader
 
     @classmethod
     def from_settings(
@@ -53,6 +56,7 @@ class Scanner:
         metadata_only: bool = False,
         detector_names: Sequence[str] | None = None,
         registry: DetectorRegistry | None = None,
+        uploader: AccountRef | None = None,
     ) -> Scanner:
         """A scanner with the configured detectors and limits.
 
@@ -64,6 +68,7 @@ class Scanner:
             detectors=registry.build(settings, names=detector_names),
             limits=settings.limits,
             metadata_only=metadata_only,
+            uploader=uploader,
         )
 
     def scan_path(self, path: Path) -> ScanResult:
@@ -94,6 +99,8 @@ class Scanner:
         """Scan an already opened item."""
         started = time.perf_counter() if started is None else started
         timings = {} if timings is None else timings
+        if item.uploader is None:
+            item.uploader = self.uploader
         result = ScanResult(
             file=FileIdentity(
                 path=str(item.path),

@@ -1,4 +1,4 @@
-"""Verdict policy v3: from findings to the Art. 6 label class.
+"""Verdict policy v4: from findings to the Art. 6 label class.
 
 This is the one place where evidence turns into a decision, so that a platform
 can review, document and change its rules without touching any detector.
@@ -31,14 +31,15 @@ change decisions until its kinds are added to the policy.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable
 
-from deepguard.scan.finding import AigcLabel, Finding, Verdict
+from deepguard.scan.finding import AigcLabel, Finding, Impersonation, Verdict
 
 __all__ = ["POLICY_VERSION", "Role", "decide", "role_of"]
 
-POLICY_VERSION = "v3"
+POLICY_VERSION = "v4"
 
 
 class Role(enum.Enum):
@@ -139,8 +140,16 @@ def _stripped(findings: list[Finding]) -> list[str]:
 
 
 def decide(findings: Iterable[Finding]) -> Verdict:
-    """Apply policy v3 to the findings of one item."""
+    """Apply policy v4 to the findings of one item."""
     findings = list(findings)
+    verdict = _classify(findings)
+    return dataclasses.replace(
+        verdict, impersonation=_impersonations(findings, verdict)
+    )
+
+
+def _classify(findings: list[Finding]) -> Verdict:
+    """The Art. 6 class and its reasons."""
     labels: list[tuple[AigcLabel, Finding]] = []
     traces: list[Finding] = []
     for finding in findings:
@@ -169,3 +178,46 @@ def decide(findings: Iterable[Finding]) -> Verdict:
         reasons += [_reason(f) for f in traces]
         return Verdict(aigc_label="3", reasons=tuple(reasons), policy=POLICY_VERSION)
     return Verdict(aigc_label=None, reasons=(), policy=POLICY_VERSION)
+
+
+_AI_WORDS = {"1": "AI-generated (Label 1)", "2": "possibly AI (Label 2)"}
+
+
+def _impersonations(
+    findings: list[Finding], verdict: Verdict
+) -> tuple[Impersonation, ...]:
+    """One entry per protected person an unauthorised account showed.
+
+    The likeness detector says who appears and why the account has no right;
+    this adds what the same file reveals about AI generation, because a
+    reviewer treats a labelled AI clone differently from a real recording
+    re-used without a licence.
+    """
+    ai_kinds = tuple(
+        dict.fromkeys(
+            f.kind for f in findings if role_of(f) in (Role.LABEL, Role.TRACE)
+        )
+    )
+    if verdict.aigc_label is None:
+        ai_line = "no AI label or generation trace found in the file"
+    else:
+        what = _AI_WORDS.get(verdict.aigc_label, "suspected AI (Label 3)")
+        ai_line = f"the file is {what}: {', '.join(ai_kinds)}"
+    entries = []
+    for finding in findings:
+        if finding.kind != "impersonation":
+            continue
+        d = finding.details
+        entries.append(
+            Impersonation(
+                person_id=int(d.get("person_id", 0)),
+                person=str(d.get("person", "")),
+                evidence=str(d.get("evidence", "")),
+                account=str(d.get("account", "")),
+                account_status=str(d.get("account_status", "unauthorised")),
+                ai_label=verdict.aigc_label,
+                ai_evidence=ai_kinds,
+                reasons=(*(str(r) for r in d.get("reasons") or ()), ai_line),
+            )
+        )
+    return tuple(entries)
