@@ -39,6 +39,7 @@ bench: $(STAMP) sysdeps
 	$(PY) bench/audio_cue.py
 	$(PY) bench/c2pa_sign.py
 	$(PY) bench/watermark.py
+	$(PY) bench/likeness.py
 
 clean:
 	rm -rf $(VENV) demo-out bench/out .pytest_cache .mypy_cache .ruff_cache
