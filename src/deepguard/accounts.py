@@ -2,7 +2,9 @@
 
 Why one place: the registry records a person's official accounts and
 licensees, and a scan names the uploader; both must normalise the same way or
-"@Star" on "Douyin" would not be the registered "star" on "douyin".
+"@Star" on "Douyin" would not be the registered "star" on "douyin". The
+store's account rows and :class:`AccountRef` both go through
+:func:`normalise_account` and :func:`account_key`.
 """
 
 from __future__ import annotations
@@ -10,62 +12,75 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from deepguard.errors import ConfigError
+from deepguard.errors import InvalidSignal
 
-__all__ = ["AccountRef", "normalise_handle", "normalise_platform"]
+__all__ = ["AccountRef", "account_key", "normalise_account"]
 
-_PLATFORM = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_MAX_PLATFORM = 64
+_MAX_HANDLE = 256
+_PLATFORM = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
-def normalise_platform(platform: str) -> str:
-    """Lowercase, trimmed; letters, digits, ``.``, ``_`` and ``-`` only.
+def normalise_account(platform: str, handle: str) -> tuple[str, str]:
+    """Platform lowercased, handle without a leading ``@``; both trimmed.
+
+    The handle keeps its spelling, for display; :func:`account_key` is what
+    two accounts are compared by.
 
     Raises:
-        ConfigError: empty or with other characters.
+        InvalidSignal: either is empty, too long or contains whitespace, or
+            the platform holds other than ``a-z0-9._-``.
     """
-    value = platform.strip().lower()
-    if not _PLATFORM.fullmatch(value):
+    plat = platform.strip().lower()
+    name = handle.strip().removeprefix("@").strip()
+    shown = f"{platform.strip()}:{handle.strip()}"
+    if not _PLATFORM.fullmatch(plat) or len(plat) > _MAX_PLATFORM:
         msg = (
-            f"invalid platform {platform!r}: use letters, digits, '.', '_' or '-' "
-            "(e.g. douyin, kuaishou, weibo)"
+            f"account {shown!r}: the platform must be 1 to {_MAX_PLATFORM} "
+            "characters of a-z, 0-9, '.', '_' or '-'"
         )
-        raise ConfigError(msg)
-    return value
+        raise InvalidSignal(msg)
+    if (
+        not name
+        or len(name) > _MAX_HANDLE
+        or any(c.isspace() or not c.isprintable() for c in name)
+    ):
+        msg = (
+            f"account {shown!r}: the handle must be 1 to {_MAX_HANDLE} "
+            "printable characters without spaces"
+        )
+        raise InvalidSignal(msg)
+    return plat, name
 
 
-def normalise_handle(handle: str) -> str:
-    """Trimmed, without a leading ``@``, case-folded (handles ignore case).
+def account_key(platform: str, handle: str) -> tuple[str, str]:
+    """What identifies an account: normalised platform, case-folded handle.
 
     Raises:
-        ConfigError: empty, or with whitespace or control characters inside.
+        InvalidSignal: the platform or handle is malformed.
     """
-    value = handle.strip().removeprefix("@").strip().casefold()
-    if not value or any(c.isspace() or not c.isprintable() for c in value):
-        msg = f"invalid account handle {handle!r}: give the handle or numeric ID"
-        raise ConfigError(msg)
-    if len(value) > 256:
-        msg = f"invalid account handle: {len(value)} characters, at most 256"
-        raise ConfigError(msg)
-    return value
+    plat, name = normalise_account(platform, handle)
+    return plat, name.casefold()
 
 
 @dataclass(frozen=True, slots=True)
 class AccountRef:
-    """One account on one platform, normalised."""
+    """One account on one platform, by its :func:`account_key`."""
 
     platform: str
     handle: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "platform", normalise_platform(self.platform))
-        object.__setattr__(self, "handle", normalise_handle(self.handle))
+        platform, handle = account_key(self.platform, self.handle)
+        object.__setattr__(self, "platform", platform)
+        object.__setattr__(self, "handle", handle)
 
     @classmethod
     def parse(cls, text: str) -> AccountRef:
         """``"douyin:@star"`` -> ``AccountRef("douyin", "star")``.
 
         Raises:
-            ConfigError: no ``:`` separating platform and handle, or either
+            InvalidSignal: no ``:`` separating platform and handle, or either
                 part invalid.
         """
         platform, sep, handle = text.partition(":")
@@ -73,7 +88,7 @@ class AccountRef:
             msg = (
                 f"invalid account {text!r}: expected PLATFORM:HANDLE, e.g. douyin:@star"
             )
-            raise ConfigError(msg)
+            raise InvalidSignal(msg)
         return cls(platform, handle)
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from deepguard.accounts import account_key
 from deepguard.errors import Conflict, InvalidSignal, NotFound, StorageError
 from deepguard.store.interface import (
     FACE_DIMS,
@@ -29,7 +30,6 @@ from deepguard.store.interface import (
     Scope,
     Verification,
     VoiceReference,
-    account_key,
     parse_account,
 )
 from deepguard.store.sql import SqlStore

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from deepguard.accounts import account_key, normalise_account
 from deepguard.config import Limits, Settings
 from deepguard.errors import MediaError, NotFound, SignalError
 from deepguard.likeness.faces import Face, FaceEngine, load_faces
@@ -46,9 +47,7 @@ from deepguard.store.interface import (
     Scope,
     Verification,
     VoiceReference,
-    account_key,
     as_utc,
-    normalise_account,
 )
 
 __all__ = [

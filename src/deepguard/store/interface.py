@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, NoReturn, Self, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from deepguard.accounts import account_key, normalise_account
 from deepguard.errors import Conflict, InvalidSignal, NotFound
 from deepguard.scan.finding import AigcLabel
 from deepguard.scan.result import ScanResult
@@ -296,9 +297,6 @@ VOICE_DIMS = 256
 """Length of a voice reference embedding (the GE2E speaker encoder's)."""
 
 _MAX_NAME = 256
-_MAX_PLATFORM = 64
-_MAX_HANDLE = 256
-_PLATFORM = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -975,48 +973,6 @@ def clean_name(text: str, *, what: str = "name") -> str:
 def search_query(query: str) -> str:
     """A find query as names are searched: spaces collapsed, case-folded."""
     return " ".join(query.split()).casefold()
-
-
-def normalise_account(platform: str, handle: str) -> tuple[str, str]:
-    """Platform lowercased, handle without a leading ``@``; both trimmed.
-
-    The same rules as :class:`deepguard.accounts.AccountRef`, which names the
-    uploader of a scan, so that an uploader and a registered account compare
-    equal exactly when :func:`account_key` says so; the handle keeps its
-    spelling here, for display.
-
-    Raises:
-        InvalidSignal: either is empty, too long or contains whitespace, or
-            the platform holds other than ``a-z0-9._-``.
-    """
-    plat = platform.strip().lower()
-    name = handle.strip().removeprefix("@").strip()
-    shown = f"{platform.strip()}:{handle.strip()}"
-    if not _PLATFORM.fullmatch(plat) or len(plat) > _MAX_PLATFORM:
-        _refuse(
-            f"account {shown!r}: the platform must be 1 to {_MAX_PLATFORM} "
-            "characters of a-z, 0-9, '.', '_' or '-'"
-        )
-    if (
-        not name
-        or len(name) > _MAX_HANDLE
-        or any(c.isspace() or not c.isprintable() for c in name)
-    ):
-        _refuse(
-            f"account {shown!r}: the handle must be 1 to {_MAX_HANDLE} "
-            "printable characters without spaces"
-        )
-    return plat, name
-
-
-def account_key(platform: str, handle: str) -> tuple[str, str]:
-    """What identifies an account: normalised platform, case-folded handle.
-
-    Raises:
-        InvalidSignal: the platform or handle is malformed.
-    """
-    plat, name = normalise_account(platform, handle)
-    return plat, name.casefold()
 
 
 def parse_account(text: str) -> tuple[str, str] | None:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
+from deepguard.accounts import account_key
 from deepguard.errors import Conflict, NotFound, StorageError
 from deepguard.scan.result import ScanResult
 from deepguard.store.interface import (
@@ -32,7 +33,6 @@ from deepguard.store.interface import (
     ReferenceIds,
     ScanSummary,
     VoiceReference,
-    account_key,
     account_taken,
     as_utc,
     check_new_references,

@@ -23,6 +23,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from deepguard.accounts import account_key
 from deepguard.errors import Conflict, NotFound, StorageError
 from deepguard.scan.result import ScanResult
 from deepguard.store.interface import (
@@ -36,7 +37,6 @@ from deepguard.store.interface import (
     ReferenceIds,
     ScanSummary,
     VoiceReference,
-    account_key,
     account_taken,
     as_utc,
     check_new_references,
