@@ -35,6 +35,7 @@ __all__ = [
     "AudioTarget",
     "AudioWriter",
     "audio_mime",
+    "audio_only_stream",
     "choose_target",
     "copy_tags",
     "decoded_chunks",
@@ -177,6 +178,24 @@ def _pick_format(encoder: Any, source: str, path: Path) -> str:
     if not formats:
         raise UnsupportedFormat(f"{encoder.name} declares no sample format", path=path)
     return str(formats[0])
+
+
+def audio_only_stream(container: Any, path: Path, *, video_note: str) -> Any:
+    """The first audio stream of a file that is audio (cover art allowed).
+
+    Audio rewriters refuse real video: re-encoding its audio alone would drop
+    or desynchronise the pictures. ``video_note`` says, after "has a video
+    stream; ", where such files are handled instead.
+
+    Raises:
+        UnsupportedFormat: a video stream other than cover art, or no audio.
+    """
+    for video in container.streams.video:
+        if not video.disposition & av.stream.Disposition.attached_pic:
+            raise UnsupportedFormat(f"has a video stream; {video_note}", path=path)
+    if not container.streams.audio:
+        raise UnsupportedFormat("no audio stream", path=path)
+    return container.streams.audio[0]
 
 
 def choose_target(

@@ -48,13 +48,13 @@ from deepguard.errors import (
     DeepguardError,
     DependencyError,
     MediaLimitExceeded,
-    UnsupportedFormat,
 )
 from deepguard.media.audio_writer import (
     AV_ERRORS,
     AudioTarget,
     AudioWriter,
     audio_mime,
+    audio_only_stream,
     choose_target,
     copy_tags,
     decoded_chunks,
@@ -75,6 +75,9 @@ from deepguard.watermark.base import (
 from deepguard.watermark.payload import Payload
 
 __all__ = ["METHOD", "AudioWatermarker"]
+
+_VIDEO_NOTE = "video is marked in its pictures by the video watermark, not here"
+"""Where files with real video go instead of this audio rewriter."""
 
 Array = npt.NDArray[np.float64]
 
@@ -203,7 +206,11 @@ class AudioWatermarker:
         deadline = Deadline(src, limits.max_decode_s, "watermarking")
         container = open_container(src, limits=limits)
         try:
-            stream = _audio_stream(container, src)
+            stream = audio_only_stream(
+                container,
+                src,
+                video_note=_VIDEO_NOTE,
+            )
             target = choose_target(container, stream, mime, src)
             if target.sample_rate < MIN_RATE:
                 msg = (
@@ -431,16 +438,3 @@ def _unspeed(x16: Array, speed: float) -> Array:
 def _ceiling_tail(found: Finding) -> float:
     z = found.z_ceiling
     return min(0.0, -z * z / 2 + PAYLOAD_BITS * math.log(2.0))
-
-
-def _audio_stream(container: Any, path: Path) -> Any:
-    for video in container.streams.video:
-        if not video.disposition & av.stream.Disposition.attached_pic:
-            msg = (
-                "has a video stream; video is marked in its pictures by the "
-                "video watermark, not here"
-            )
-            raise UnsupportedFormat(msg, path=path)
-    if not container.streams.audio:
-        raise UnsupportedFormat("no audio stream", path=path)
-    return container.streams.audio[0]

@@ -61,6 +61,7 @@ from deepguard.media.audio_writer import (
     AudioTarget,
     AudioWriter,
     audio_mime,
+    audio_only_stream,
     choose_target,
     copy_tags,
     decoded_chunks,
@@ -79,6 +80,12 @@ __all__ = [
     "render_audio_label",
     "synthesize_notice",
 ]
+
+_VIDEO_NOTE = (
+    "explicit labels for video are visual (on-screen text) and are rendered by "
+    "the video labeller"
+)
+"""Where files with real video go instead of this audio rewriter."""
 
 LabelPosition = Literal["start", "middle", "end"]
 RenderMode = Literal["insert", "overlay"]
@@ -480,7 +487,11 @@ def render_audio_label(
     deadline = Deadline(src, limits.max_decode_s, "rendering")
     container = open_container(src, limits=limits)
     try:
-        stream = _audio_stream(container, src)
+        stream = audio_only_stream(
+            container,
+            src,
+            video_note=_VIDEO_NOTE,
+        )
         target = choose_target(container, stream, mime, src)
         if target.sample_rate < _MIN_RATE_OVER_TONE * cue.frequency_hz:
             msg = (
@@ -529,19 +540,6 @@ def render_audio_label(
         ),
         notes=tuple(notes),
     )
-
-
-def _audio_stream(container: Any, path: Path) -> Any:
-    for video in container.streams.video:
-        if not video.disposition & av.stream.Disposition.attached_pic:
-            msg = (
-                "has a video stream; explicit labels for video are visual "
-                "(on-screen text) and are rendered by the video labeller"
-            )
-            raise UnsupportedFormat(msg, path=path)
-    if not container.streams.audio:
-        raise UnsupportedFormat("no audio stream", path=path)
-    return container.streams.audio[0]
 
 
 def _stream_index(container: Any, stream: Any) -> int:
