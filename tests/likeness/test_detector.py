@@ -249,12 +249,21 @@ def test_empty_registry_loads_no_model(tmp_path: Path) -> None:
     def refuse() -> FaceEngine:
         raise AssertionError("no model should load for an empty registry")
 
-    registry = Registry(store, faces=refuse, voices=refuse, limits=LIMITS)  # type: ignore[arg-type]
+    def no_registry() -> Registry:
+        raise AssertionError("the registry (and its engines) should not load")
+
     finder = LikenessFinder(store, faces=refuse, voices=refuse)  # type: ignore[arg-type]
-    detector = LikenessDetector.over(registry, finder)
+    detector = LikenessDetector(lambda: finder, no_registry)
     image = tmp_path / "x.png"
     Image.new("RGB", (64, 64)).save(image)
     assert detector.run(MediaItem.open(image)) == []
+    clip = write_wav(tmp_path / "x.wav", np.zeros(RATE, np.float32))
+    assert (
+        detector.run(
+            MediaItem.open(clip),
+        )
+        == []
+    )
 
 
 def test_cli_people_then_scan_with_account(

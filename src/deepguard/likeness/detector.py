@@ -27,7 +27,7 @@ from deepguard.media.item import MediaItem
 from deepguard.media.probe import MediaKind
 from deepguard.scan.detector import Detector
 from deepguard.scan.finding import Finding
-from deepguard.store.interface import Person, Scope
+from deepguard.store.interface import IStore, Person, Scope
 
 if TYPE_CHECKING:
     # The finder and registry import dlib and torch (over a second): they load
@@ -65,11 +65,16 @@ class LikenessDetector(Detector):
 
     def __init__(
         self,
-        parts: Callable[[], tuple[Registry, LikenessFinder]],
+        finder: Callable[[], LikenessFinder],
+        registry: Callable[[], Registry],
         *,
         now: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        self._parts = functools.cache(parts)
+        # Both are built on first use, and the registry only once someone is
+        # found: it loads the face and voice engines (dlib, torch), which a
+        # scan of an installation with nobody enrolled never needs.
+        self._finder = functools.cache(finder)
+        self._registry = functools.cache(registry)
         self._now = now or functools.partial(dt.datetime.now, dt.UTC)
 
     @classmethod
@@ -81,34 +86,41 @@ class LikenessDetector(Detector):
         now: Callable[[], dt.datetime] | None = None,
     ) -> Self:
         """A detector over an open registry (tests, embedding applications)."""
-        return cls(lambda: (registry, finder), now=now)
+        return cls(lambda: finder, lambda: registry, now=now)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        def parts() -> tuple[Registry, LikenessFinder]:
+        @functools.cache
+        def store() -> IStore:
             # Opened on the first file: building a scanner stays cheap.
-            from deepguard.likeness.finder import LikenessFinder
-            from deepguard.likeness.registry import Registry
             from deepguard.store.sql.store import SqlStore
 
             settings.home.mkdir(parents=True, exist_ok=True)
-            store = SqlStore.open(settings.resolved_database_url)
-            finder = LikenessFinder(
-                store,
+            return SqlStore.open(settings.resolved_database_url)
+
+        def finder() -> LikenessFinder:
+            from deepguard.likeness.finder import LikenessFinder
+
+            return LikenessFinder(
+                store(),
                 settings=settings.likeness,
                 cache_dir=settings.home / "likeness",
             )
-            return Registry.for_store(store, settings), finder
 
-        return cls(parts)
+        def registry() -> Registry:
+            from deepguard.likeness.registry import Registry
+
+            return Registry.for_store(store(), settings)
+
+        return cls(finder, registry)
 
     @property
     def registry(self) -> Registry:
-        return self._parts()[0]
+        return self._registry()
 
     @property
     def finder(self) -> LikenessFinder:
-        return self._parts()[1]
+        return self._finder()
 
     def supports(self, item: MediaItem) -> bool:
         return item.kind in _KINDS

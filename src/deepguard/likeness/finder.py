@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,11 +33,14 @@ from deepguard.likeness.appearances import (
     merge_voice_hits,
 )
 from deepguard.likeness.calibration import Modality, default_calibration
-from deepguard.likeness.face_video import scan_video_faces
-from deepguard.likeness.faces import Face, FaceEngine
 from deepguard.likeness.index import LikenessIndex, Reference
-from deepguard.likeness.voices import VoiceEngine, load_voice
 from deepguard.store.interface import IPersonStore
+
+if TYPE_CHECKING:
+    # The engines import dlib and torch (over a second); they load when a
+    # registry with references first needs them, never for an empty one.
+    from deepguard.likeness.faces import Face, FaceEngine
+    from deepguard.likeness.voices import VoiceEngine
 
 __all__ = ["Found", "LikenessFinder", "NotComparable"]
 
@@ -91,8 +94,8 @@ class LikenessFinder:
         people: IPersonStore,
         *,
         settings: LikenessSettings | None = None,
-        faces: Callable[[], FaceEngine] = FaceEngine,
-        voices: Callable[[], VoiceEngine] = VoiceEngine,
+        faces: Callable[[], FaceEngine] | None = None,
+        voices: Callable[[], VoiceEngine] | None = None,
         cache_dir: Path | None = None,
     ) -> None:
         self.people = people
@@ -154,11 +157,19 @@ class LikenessFinder:
 
     def face_engine(self) -> FaceEngine:
         if self._faces is None:
+            if self._make_faces is None:
+                from deepguard.likeness.faces import FaceEngine
+
+                self._make_faces = FaceEngine
             self._faces = self._make_faces()
         return self._faces
 
     def voice_engine(self) -> VoiceEngine:
         if self._voices is None:
+            if self._make_voices is None:
+                from deepguard.likeness.voices import VoiceEngine
+
+                self._make_voices = VoiceEngine
             self._voices = self._make_voices()
         return self._voices
 
@@ -182,6 +193,8 @@ class LikenessFinder:
         found = Found()
         index = self.index("face")
         if index is not None:
+            from deepguard.likeness.face_video import scan_video_faces
+
             sightings = []
             for s in scan_video_faces(
                 path,
@@ -247,6 +260,8 @@ class LikenessFinder:
         index = self.index("voice")
         if index is None:
             return
+        from deepguard.likeness.voices import load_voice
+
         try:
             samples = load_voice(path, limits=limits, max_s=self.settings.max_audio_s)
         except UnsupportedFormat:
