@@ -1,14 +1,15 @@
 """The video fast path on generated 720p clips made from the shared face photos.
 
-The clip: Obama's head crosses the frame from the left (gone at 3.2 s), Biden's
-enters on the right at 1.6 s, over a smooth random background, H.264 at
-30 fps. Sampled at 2 fps with a detection every 4th sample, detection frames
+The main clip: Obama's head crosses the frame from the left (gone at 3.2 s),
+Biden's enters on the right at 1.6 s, over a smooth random background, H.264
+at 30 fps. Sampled at 2 fps with a detection every 4th sample, detection frames
 are 0 s and 2 s; in between, faces are followed by local re-detection.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -47,10 +48,25 @@ def heads(shared_data: Path) -> tuple[Image.Image, Image.Image]:
     )
 
 
-def write_clip(
-    path: Path, heads: tuple[Image.Image, Image.Image], *, frames: int
-) -> Path:
+Layout = Callable[[float], list[tuple[Image.Image, tuple[int, int]]]]
+
+
+def crossing(heads: tuple[Image.Image, Image.Image]) -> Layout:
+    """Obama crosses from the left until 3.2 s; Biden enters on the right at 1.6 s."""
     obama, biden = heads
+
+    def at(t: float) -> list[tuple[Image.Image, tuple[int, int]]]:
+        shown = []
+        if t < OBAMA_UNTIL:
+            shown.append((obama, (40 + int(120 * t), 120)))
+        if t >= BIDEN_FROM:
+            shown.append((biden, (900 - int(30 * (t - BIDEN_FROM)), 330)))
+        return shown
+
+    return at
+
+
+def write_clip(path: Path, layout: Layout, *, frames: int) -> Path:
     rng = np.random.default_rng(0)
     noise = (rng.random((9, 16, 3)) * 255).astype(np.uint8)
     background = Image.fromarray(noise).resize(SIZE, Image.Resampling.BILINEAR)
@@ -60,12 +76,9 @@ def write_clip(
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "ultrafast"}
         for i in range(frames):
-            t = i / FPS
             frame = background.copy()
-            if t < OBAMA_UNTIL:
-                frame.paste(obama, (40 + int(120 * t), 120))
-            if t >= BIDEN_FROM:
-                frame.paste(biden, (900 - int(30 * (t - BIDEN_FROM)), 330))
+            for head, where in layout(i / FPS):
+                frame.paste(head, where)
             picture = av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")
             for packet in stream.encode(picture):
                 out.mux(packet)
@@ -79,7 +92,7 @@ def clip(
     tmp_path_factory: pytest.TempPathFactory, heads: tuple[Image.Image, Image.Image]
 ) -> Path:
     path = tmp_path_factory.mktemp("video") / "two_faces.mp4"
-    return write_clip(path, heads, frames=4 * FPS)
+    return write_clip(path, crossing(heads), frames=4 * FPS)
 
 
 @pytest.fixture(scope="module")
@@ -179,10 +192,29 @@ def test_detecting_every_frame_agrees(
     assert all(s.face.embedding is not None for s in every)
 
 
+def test_cut_to_another_person_starts_a_new_track(
+    tmp_path: Path, heads: tuple[Image.Image, Image.Image], engine: FaceEngine
+) -> None:
+    # Obama until 1.75 s, then a cut to Biden in the same place: the boxes
+    # overlap, the descriptors at the next detection frame (2 s) do not.
+    obama, biden = heads
+
+    def at(t: float) -> list[tuple[Image.Image, tuple[int, int]]]:
+        return [(obama if t < 1.75 else biden, (400, 150))]
+
+    path = write_clip(tmp_path / "cut.mp4", at, frames=3 * FPS)
+    tracks = by_track(list(scan_video_faces(path, limits=LIMITS, engine=engine)))
+    assert len(tracks) == 2
+    first, second = (tracks[i] for i in sorted(tracks))
+    assert [s.t for s in first] == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    assert [s.t for s in second] == pytest.approx([2.0, 2.5])
+    assert second[0].face.embedding is not None
+
+
 def test_one_frame_video(
     tmp_path: Path, heads: tuple[Image.Image, Image.Image], engine: FaceEngine
 ) -> None:
-    path = write_clip(tmp_path / "one.mp4", heads, frames=1)
+    path = write_clip(tmp_path / "one.mp4", crossing(heads), frames=1)
     (only,) = scan_video_faces(path, limits=LIMITS, engine=engine)
     assert only.t == 0.0
     assert only.frame_index == 0

@@ -1,9 +1,9 @@
 """Faces in video, fast: sample, detect now and then, follow in between.
 
 Why this shape: in a clip sampled at 2 fps the expensive steps are the face
-descriptor (about 90 ms per face on one core without BLAS) and the
-whole-frame detector (40-80 ms at 960-1280 px). Neither is needed on every
-sampled frame to know who is on screen and when:
+descriptor (about 90 ms per face: dlib's network on one core, without BLAS)
+and the whole-frame detector (about 50 ms on a 960 x 540 frame). Neither is
+needed on every sampled frame to know who is on screen and when:
 
 * Frames are decoded at ``fps`` and scaled by the decoder so the longer side
   is at most ``max_side`` (:func:`deepguard.media.av.iter_frames`).
@@ -13,7 +13,7 @@ sampled frame to know who is on screen and when:
   too, so a face entering an empty scene is found at once.
 * In between, each face is followed by detection in a small window around
   where it is expected (its last box moved by its last motion), scaled so
-  the face is about 100 px: a few ms per face, and every sighting is a face
+  the face is about 100 px: about 7 ms per face, and every sighting is a face
   the detector confirmed in that very frame, never a tracker drifting over
   the background. A face not found there ends its track.
 * On detection frames, faces continue the track whose expected box they
@@ -21,15 +21,18 @@ sampled frame to know who is on screen and when:
 
 Descriptors: every face on every detection frame, as the moment a track is
 re-identified. At the defaults (2 fps, every 4th sample) that is one
-descriptor per face per 2 s: a track that goes on across a cut that puts
-another person in the same place is corrected within 2 s, and a talking
-head costs about 45 ms of network time per second of video. Sightings from
-the frames in between carry ``face.embedding = None`` even when
-``face.comparable`` is True; identify a track from its embedded sightings.
+descriptor per face per 2 s, and a talking head costs about 45 ms of network
+time per second of video. A face that continues a track by position but
+whose descriptor is farther than 0.6 from the track's last one (dlib's usual
+same-person limit: a cut put another person in the same place) starts a new
+track instead; the frames followed just before that detection (under 2 s)
+stay with the old track. Sightings from the frames between detections carry
+``face.embedding = None`` even when ``face.comparable`` is True; identify a
+track from its embedded sightings.
 
-Smallest face found: the detector's ~80 px window at the detection size; at
-the defaults a 720p frame is decoded at 960 x 540, so faces from about
-100 px (a seventh of the frame height) in the source.
+Smallest face found: the detector's boxes start at about 75 px at the size
+it scans; at the defaults a 720p frame is decoded at 960 x 540, so faces from
+about 100 px (a seventh of the frame height) in the source are found.
 """
 
 from __future__ import annotations
@@ -56,13 +59,19 @@ __all__ = [
 
 DEFAULT_REDETECT_EVERY: Final = 4
 DEFAULT_MAX_SIDE: Final = 960
-"""Decoded frame size. Detection cost grows with the pixel count; at 960 a
-720p clip with three faces on screen scans at more than 5x real time on two
-cores, and a face big enough to detect is big enough to describe."""
+"""Decoded frame size. Detection cost grows with the pixel count. At 960,
+20 s 720p30 clips took 2.7 s of CPU time with one face on screen for half
+the clip and two for the other half (7.5x real time), and 3.8 s with two
+faces throughout (5.3x); a face big enough to detect at this size is big
+enough to describe."""
 
 MIN_IOU: Final = 0.3
 """Overlap at which a detection continues a track rather than starting one."""
 _SAME_FACE_IOU: Final = 0.5
+_NEW_PERSON_DISTANCE: Final = 0.6
+"""Descriptor distance at which a face no longer continues a track: dlib's
+published same-person operating point (the shared photos: same person at
+most 0.48, different people at least 0.68)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,25 +90,36 @@ class FaceSighting:
 
 
 class _Track:
-    """One followed face: its last box and how far it moved per sampled frame."""
+    """One followed face: last box, motion per sampled frame, last descriptor."""
 
-    __slots__ = ("box", "dx", "dy", "track_id")
+    __slots__ = ("box", "dx", "dy", "embedding", "track_id")
 
-    def __init__(self, track_id: int, box: tuple[int, int, int, int]) -> None:
+    def __init__(self, track_id: int, face: Face) -> None:
         self.track_id = track_id
-        self.box = box
+        self.box = face.box
         self.dx = 0
         self.dy = 0
+        self.embedding = face.embedding
 
     def expected(self) -> tuple[int, int, int, int]:
         """Where the face should be in the next sampled frame (constant motion)."""
         left, top, width, height = self.box
         return left + self.dx, top + self.dy, width, height
 
-    def move(self, box: tuple[int, int, int, int]) -> None:
+    def same_person(self, face: Face) -> bool:
+        """False when both descriptors exist and say these are two people."""
+        if self.embedding is None or face.embedding is None:
+            return True
+        gap = float(np.linalg.norm(self.embedding - face.embedding))
+        return gap <= _NEW_PERSON_DISTANCE
+
+    def move(self, face: Face) -> None:
+        box = face.box
         self.dx = box[0] + box[2] // 2 - (self.box[0] + self.box[2] // 2)
         self.dy = box[1] + box[3] // 2 - (self.box[1] + self.box[3] // 2)
         self.box = box
+        if face.embedding is not None:
+            self.embedding = face.embedding
 
 
 def scan_video_faces(
@@ -135,7 +155,7 @@ def scan_video_faces(
             alive = _follow(engine, image, tracks)
             if alive:
                 for track, face in alive:
-                    track.move(face.box)
+                    track.move(face)
                     yield FaceSighting(frame.timestamp, index, track.track_id, face)
                 tracks = [track for track, _ in alive]
                 continue
@@ -144,12 +164,12 @@ def scan_video_faces(
         kept: list[_Track] = []
         for face_i, face in enumerate(faces):
             track_i = pairs.get(face_i)
-            if track_i is None:
-                track = _Track(next_id, face.box)
-                next_id += 1
-            else:
+            if track_i is not None and tracks[track_i].same_person(face):
                 track = tracks[track_i]
-                track.move(face.box)
+                track.move(face)
+            else:
+                track = _Track(next_id, face)
+                next_id += 1
             kept.append(track)
             yield FaceSighting(frame.timestamp, index, track.track_id, face)
         tracks = kept
