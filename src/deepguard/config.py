@@ -110,7 +110,7 @@ class WatermarkSettings(BaseModel):
         description="False-positive probability per item the detector accepts.",
     )
     psnr_db: float = Field(
-        default=43.0, ge=42.0, le=60.0, description="Image and video strength."
+        default=42.5, ge=42.0, le=60.0, description="Image and video strength."
     )
     sd_marks: bool = Field(
         default=True,

@@ -214,6 +214,14 @@ def _axis_candidates(
     angles = np.radians(np.arange(-8.0, 8.01, 0.25)) + base_angle
     scores = _comb_scores(peaky, cy, cx, lengths, angles)
     out: list[npt.NDArray[np.float64]] = []
+    # Plain rescaling, by far the commonest edit, leaves the axes where they
+    # were; in a small image the best-scoring angle is often noise, so the
+    # best period on the axis itself always competes.
+    centre = int(np.argmin(np.abs(angles - base_angle)))
+    on_axis = scores[:, centre]
+    if np.isfinite(on_axis).any():
+        length = lengths[int(np.argmax(on_axis))]
+        out.append(length * np.array([math.cos(base_angle), math.sin(base_angle)]))
     flat = np.argsort(scores, axis=None)[::-1]
     for index in flat[: keep * 50]:
         li, ai = np.unravel_index(int(index), scores.shape)
@@ -272,28 +280,78 @@ def find_lattices(residual: Float, limit: int = 3) -> list[Lattice]:
     scored: list[tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
     for a in horizontal:
         for b in vertical:
-            ratio = math.hypot(*a) / math.hypot(*b)
-            if not 0.8 <= ratio <= 1.25:
+            if not _similar_lengths(a, b):
                 continue
             scored.append((_joint_score(peaky, cy, cx, a, b, reach) / spread, a, b))
     scored.sort(key=lambda item: item[0], reverse=True)
-    lattices: list[Lattice] = []
-    for strength, a, b in scored:
-        if not math.isfinite(strength):
-            break
+
+    def lattice_of(
+        a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], strength: float
+    ) -> Lattice:
+        a, b = _shortest(peaky, cy, cx, a, b, reach, strength * spread)
         v1, v2 = _oriented(a, b)
         f1, f2 = _fit(acf, cy, cx, v1, v2)
         if _plausible(f1, f2):
             v1, v2 = _oriented(f1, f2)
-        candidate = Lattice(
+        return Lattice(
             (float(v1[0]), float(v1[1])), (float(v2[0]), float(v2[1])), strength
         )
-        if any(_same(candidate, other) for other in lattices):
-            continue
-        lattices.append(candidate)
-        if len(lattices) >= limit:
+
+    lattices: list[Lattice] = []
+    for strength, a, b in scored:
+        if not math.isfinite(strength) or len(lattices) >= limit:
             break
-    return lattices
+        candidate = lattice_of(a, b, strength)
+        if not any(_same(candidate, other) for other in lattices):
+            lattices.append(candidate)
+    # The unrotated pair always gets the second try (see _axis_candidates).
+    if horizontal and vertical:
+        a, b = horizontal[0], vertical[0]
+        strength = _joint_score(peaky, cy, cx, a, b, reach) / spread
+        if math.isfinite(strength) and _similar_lengths(a, b):
+            candidate = lattice_of(a, b, strength)
+            if not any(_same(candidate, other) for other in lattices):
+                lattices.insert(min(1, len(lattices)), candidate)
+    return lattices[:limit]
+
+
+def _similar_lengths(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> bool:
+    """Tile edges within 25% of each other: the aspect changes we undo."""
+    return 0.8 <= math.hypot(*a) / math.hypot(*b) <= 1.25
+
+
+def _shortest(
+    peaky: Float,
+    cy: int,
+    cx: int,
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    reach: float,
+    score: float,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The finest lattice that explains the peaks as well as ``(a, b)`` does.
+
+    Every other peak of the true lattice is also a lattice, with the same
+    mean peakiness, so a comb can lock onto twice the period. Halving an axis
+    of the true lattice puts three quarters of its points between peaks and
+    drops the score far below; halving a doubled one keeps it.
+    """
+    lo = TILE * MIN_SCALE * 0.9
+    for _ in range(2):
+        options = [(a / 2, b), (a, b / 2), (a / 2, b / 2)]
+        best = None
+        for na, nb in options:
+            if min(math.hypot(*na), math.hypot(*nb)) < lo:
+                continue
+            if not _similar_lengths(na, nb):
+                continue
+            value = _joint_score(peaky, cy, cx, na, nb, reach)
+            if value >= 0.6 * score and (best is None or value > best[0]):
+                best = (value, na, nb)
+        if best is None:
+            break
+        _, a, b = best
+    return a, b
 
 
 def _plausible(v1: npt.NDArray[np.float64], v2: npt.NDArray[np.float64]) -> bool:

@@ -82,9 +82,19 @@ class TileLayout:
         grid[data] = symbols[self.data_index[data]] * self.data_sign[data]
         return grid
 
-    def tile(self, coded: npt.NDArray[np.uint8]) -> Float:
-        """The pixel tile for one coded word, scaled to unit RMS."""
-        tile = _render(self.chip_grid(coded))
+    def tile(
+        self,
+        coded: npt.NDArray[np.uint8],
+        weights: npt.NDArray[np.float64] | None = None,
+    ) -> Float:
+        """The pixel tile for one coded word, scaled to unit RMS.
+
+        ``weights`` (GRID x GRID) scales each chip's amplitude; see ``_informed``.
+        """
+        grid = self.chip_grid(coded)
+        if weights is not None:
+            grid = (grid * weights).astype(np.float32)
+        tile = _render(grid)
         scale = float(np.sqrt(np.mean(tile**2)))
         return np.asarray(tile / scale, dtype=np.float32)
 
@@ -108,6 +118,13 @@ class TileLayout:
         counts = np.bincount(self.data_index[data], minlength=self.coded_bits)
         spread = noise * np.sqrt(np.maximum(counts, 1).astype(np.float64))
         return np.asarray(soft, dtype=np.float64), spread
+
+    def wrong_bits(
+        self, chip_values: npt.NDArray[np.float64], coded: npt.NDArray[np.uint8]
+    ) -> int:
+        """How many coded bits an aligned read gets wrong, before correction."""
+        soft, _ = self.soft_bits(chip_values.astype(np.float32))
+        return int(np.count_nonzero((soft > 0) != coded.astype(bool)))
 
 
 @lru_cache(maxsize=8)

@@ -72,7 +72,7 @@ def embed_file(
     *,
     key: WatermarkKey | None = None,
     limits: Limits | None = None,
-    psnr_db: float = 43.0,
+    psnr_db: float = 42.5,
 ) -> MarkedFile:
     """Write a marked copy of ``src`` to ``dst``.
 
