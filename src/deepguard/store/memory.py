@@ -317,11 +317,7 @@ class MemoryStore(IStore):
             StorageError: the store is closed.
         """
         with self._lock:
-            self._check_open()
-            if person_id is None:
-                return list(self._faces.values())
-            self._person(person_id)
-            return [r for r in self._faces.values() if r.person_id == person_id]
+            return self._owned(self._faces, person_id)
 
     def voice_references(self, *, person_id: int | None = None) -> list[VoiceReference]:
         """Voice references of one person or of everyone, by id.
@@ -331,11 +327,7 @@ class MemoryStore(IStore):
             StorageError: the store is closed.
         """
         with self._lock:
-            self._check_open()
-            if person_id is None:
-                return list(self._voices.values())
-            self._person(person_id)
-            return [r for r in self._voices.values() if r.person_id == person_id]
+            return self._owned(self._voices, person_id)
 
     def add_account(self, *, account: OfficialAccount) -> OfficialAccount:
         """Register an official account.
@@ -380,9 +372,7 @@ class MemoryStore(IStore):
             StorageError: the store is closed.
         """
         with self._lock:
-            self._check_open()
-            self._person(person_id)
-            return [a for a in self._accounts.values() if a.person_id == person_id]
+            return self._owned(self._accounts, person_id)
 
     def owner_of(self, *, platform: str, handle: str) -> Person | None:
         """Who registered this account, if anyone.
@@ -433,9 +423,7 @@ class MemoryStore(IStore):
             StorageError: the store is closed.
         """
         with self._lock:
-            self._check_open()
-            self._person(person_id)
-            return [g for g in self._grants.values() if g.person_id == person_id]
+            return self._owned(self._grants, person_id)
 
     def registry_revision(self) -> int:
         """Grows with every change to people or references.
@@ -446,6 +434,18 @@ class MemoryStore(IStore):
         with self._lock:
             self._check_open()
             return self._revision
+
+    def _owned(self, table: dict[int, _Row], person_id: int | None) -> list[_Row]:
+        """A person's rows of one table (everyone's for None), by id.
+
+        Call with the lock held. Raises NotFound for an unknown person and
+        StorageError when the store is closed.
+        """
+        self._check_open()
+        if person_id is None:
+            return list(table.values())
+        self._person(person_id)
+        return [row for row in table.values() if row.person_id == person_id]
 
     def _person(self, person_id: int) -> Person:
         try:

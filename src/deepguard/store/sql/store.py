@@ -437,11 +437,8 @@ class SqlStore(IStore):
                 embedding has the wrong length.
         """
         with self._session("read face references") as s:
-            stmt = sa.select(FaceReferenceRow).order_by(FaceReferenceRow.id)
-            if person_id is not None:
-                _person_row(s, person_id)
-                stmt = stmt.where(FaceReferenceRow.person_id == person_id)
-            return [self._domain(row) for row in s.scalars(stmt)]
+            rows = _owned_rows(s, FaceReferenceRow, person_id)
+            return [self._domain(row) for row in rows]
 
     def voice_references(self, *, person_id: int | None = None) -> list[VoiceReference]:
         """Voice references of one person or of everyone, by id.
@@ -451,11 +448,8 @@ class SqlStore(IStore):
             StorageError: as for :meth:`face_references`.
         """
         with self._session("read voice references") as s:
-            stmt = sa.select(VoiceReferenceRow).order_by(VoiceReferenceRow.id)
-            if person_id is not None:
-                _person_row(s, person_id)
-                stmt = stmt.where(VoiceReferenceRow.person_id == person_id)
-            return [self._domain(row) for row in s.scalars(stmt)]
+            rows = _owned_rows(s, VoiceReferenceRow, person_id)
+            return [self._domain(row) for row in rows]
 
     def add_account(self, *, account: OfficialAccount) -> OfficialAccount:
         """Register an official account.
@@ -504,12 +498,7 @@ class SqlStore(IStore):
             StorageError: the database failed or the store is closed.
         """
         with self._session(f"read accounts of person {person_id}") as s:
-            _person_row(s, person_id)
-            rows = s.scalars(
-                sa.select(OfficialAccountRow)
-                .where(OfficialAccountRow.person_id == person_id)
-                .order_by(OfficialAccountRow.id)
-            )
+            rows = _owned_rows(s, OfficialAccountRow, person_id)
             return [self._domain(row) for row in rows]
 
     def owner_of(self, *, platform: str, handle: str) -> Person | None:
@@ -570,12 +559,7 @@ class SqlStore(IStore):
             StorageError: the database failed or the store is closed.
         """
         with self._session(f"read authorisations of person {person_id}") as s:
-            _person_row(s, person_id)
-            rows = s.scalars(
-                sa.select(AuthorisationRow)
-                .where(AuthorisationRow.person_id == person_id)
-                .order_by(AuthorisationRow.id)
-            )
+            rows = _owned_rows(s, AuthorisationRow, person_id)
             return [self._domain(row) for row in rows]
 
     def registry_revision(self) -> int:
@@ -693,6 +677,30 @@ def _person_row(session: Session, person_id: int) -> PersonRow:
     if row is None:
         raise NotFound(no_person(person_id))
     return row
+
+
+_OwnedRow = TypeVar(
+    "_OwnedRow",
+    FaceReferenceRow,
+    VoiceReferenceRow,
+    OfficialAccountRow,
+    AuthorisationRow,
+)
+
+
+def _owned_rows(
+    session: Session, row_type: type[_OwnedRow], person_id: int | None
+) -> list[_OwnedRow]:
+    """A person's rows of one registry table (everyone's for None), by id.
+
+    Raises:
+        NotFound: ``person_id`` names no person.
+    """
+    stmt = sa.select(row_type).order_by(row_type.id)
+    if person_id is not None:
+        _person_row(session, person_id)
+        stmt = stmt.where(row_type.person_id == person_id)
+    return list(session.scalars(stmt))
 
 
 def _account_row(session: Session, key: tuple[str, str]) -> OfficialAccountRow | None:
