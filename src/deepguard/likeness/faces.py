@@ -251,10 +251,7 @@ class FaceEngine:
                 empty.
         """
         image = _as_rgb(rgb)
-        left, top, width, height = (int(v) for v in box)
-        if width < 1 or height < 1:
-            msg = f"face box {tuple(box)} is empty"
-            raise ValueError(msg)
+        left, top, width, height = _box(box)
         rect = dlib.rectangle(left, top, left + width - 1, top + height - 1)
         models = self._models()
         seen = self._describe(models, image, rect, detector_score)
@@ -283,10 +280,7 @@ class FaceEngine:
                 empty.
         """
         image = _as_rgb(rgb)
-        left, top, width, height = (int(v) for v in box)
-        if width < 1 or height < 1:
-            msg = f"face box {tuple(box)} is empty"
-            raise ValueError(msg)
+        left, top, width, height = _box(box)
         side = max(width, height)
         margin = round(search * side)
         rows, cols = image.shape[:2]
@@ -482,6 +476,19 @@ def _run_detector(
         )
         for r, score in zip(rects, scores, strict=True)
     ]
+
+
+def _box(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """(left, top, width, height) as ints.
+
+    Raises:
+        ValueError: the box is empty.
+    """
+    left, top, width, height = (int(v) for v in box)
+    if width < 1 or height < 1:
+        msg = f"face box {tuple(box)} is empty"
+        raise ValueError(msg)
+    return left, top, width, height
 
 
 def _as_rgb(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
