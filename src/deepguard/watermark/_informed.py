@@ -22,20 +22,17 @@ measured instead of assumed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from deepguard.watermark._tile import CHIP, GRID, TileLayout
+from deepguard.watermark._tile import GRID, TileLayout
 
 __all__ = [
     "FLOOR",
     "MAX_SACRIFICED",
     "W_MAX",
     "W_MIN",
-    "BitWeights",
-    "chip_sums",
     "water_fill",
 ]
 
@@ -53,36 +50,17 @@ W_MAX = 3.0
 to show as a pattern."""
 
 
-def chip_sums(folded: Float) -> Floats:
-    """A folded tile (TILE x TILE, aligned) reduced to one value per chip."""
-    return np.asarray(
-        folded.reshape(GRID, CHIP, GRID, CHIP).sum(axis=(1, 3)), dtype=np.float64
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class BitWeights:
-    """Per-chip amplitude weights, and the margins they are expected to give.
-
-    Attributes:
-        chips: GRID x GRID weights (1 on sync chips).
-        level: the common margin ``T`` the data bits were lifted to.
-        weakest_before: the smallest margin before reweighting.
-    """
-
-    chips: Floats
-    level: float
-    weakest_before: float
-
-
 def water_fill(
     layout: TileLayout,
     signs: Floats,
-    host: Floats,
-    marked: Floats,
-    energy: Floats,
-) -> BitWeights:
-    """Weights that lift every data bit's margin to the highest common level.
+    host: Float,
+    marked: Float,
+    energy: Float,
+) -> Floats:
+    """Chip weights (GRID x GRID, 1 on sync chips) lifting all data bits alike.
+
+    Every data bit's margin is raised to the highest common level the budget
+    allows.
 
     Args:
         layout: the key's tile layout.
@@ -96,6 +74,8 @@ def water_fill(
     ``MAX_SACRIFICED``, well within what the code corrects): rescuing one
     hopeless bit would otherwise leave all the others just below zero.
     """
+    host64 = host.astype(np.float64)
+    marked64 = marked.astype(np.float64)
     data = layout.data_index >= 0
     index = layout.data_index[data]
     bits = layout.coded_bits
@@ -106,12 +86,12 @@ def water_fill(
         )
 
     sync = layout.sync_grid != 0
-    values = marked[sync] * layout.sync_grid[sync]
+    values = marked64[sync] * layout.sync_grid[sync]
     noise = float(np.std(values)) or 1e-9
     counts = np.maximum(np.bincount(index, minlength=bits), 1).astype(np.float64)
-    host_bit = per_bit(host * signs)
-    gain_bit = per_bit((marked - host) * signs)
-    energy_bit = per_bit(energy)
+    host_bit = per_bit(host64 * signs)
+    gain_bit = per_bit((marked64 - host64) * signs)
+    energy_bit = per_bit(energy.astype(np.float64))
     budget = float(energy_bit.sum())
     floor = FLOOR * noise * float(np.sqrt(counts.mean()))
     active = gain_bit > 1e-9
@@ -127,7 +107,7 @@ def water_fill(
     lo = float((host_bit + gain_bit).min())
     hi = float(np.max(host_bit + W_MAX * np.maximum(gain_bit, 0.0)))
     if spent(lo) > budget:  # W_MIN alone overspends: keep the uniform mark
-        return BitWeights(np.ones((GRID, GRID)), lo, lo)
+        return np.ones((GRID, GRID))
     for _ in range(MAX_SACRIFICED + 1):
         level = _bisect(lambda t: spent(t) - budget, lo, max(hi, lo))
         if level >= floor or not active.any():
@@ -138,7 +118,7 @@ def water_fill(
     w = weights(level)
     chips = np.ones((GRID, GRID))
     chips[data] = w[index]
-    return BitWeights(chips=chips, level=level, weakest_before=lo)
+    return chips
 
 
 def _bisect(f: Callable[[float], float], lo: float, hi: float) -> float:

@@ -24,7 +24,15 @@ import numpy.typing as npt
 from deepguard.watermark.base import WatermarkKey
 from deepguard.watermark.ecc import BchCode
 
-__all__ = ["CHIP", "GRID", "TILE", "TileLayout", "layout_for", "payload_code"]
+__all__ = [
+    "CHIP",
+    "GRID",
+    "TILE",
+    "TileLayout",
+    "chip_sums",
+    "layout_for",
+    "payload_code",
+]
 
 CHIP = 4
 """Chip size in pixels at the reference scale."""
@@ -35,6 +43,11 @@ TILE = CHIP * GRID
 SYNC_CHIPS = 384
 
 Float = npt.NDArray[np.float32]
+
+
+def chip_sums(folded: Float) -> Float:
+    """An aligned, folded tile (TILE x TILE) reduced to one value per chip."""
+    return np.asarray(folded.reshape(GRID, CHIP, GRID, CHIP).sum(axis=(1, 3)))
 
 
 @lru_cache(maxsize=1)
@@ -119,11 +132,9 @@ class TileLayout:
         spread = noise * np.sqrt(np.maximum(counts, 1).astype(np.float64))
         return np.asarray(soft, dtype=np.float64), spread
 
-    def wrong_bits(
-        self, chip_values: npt.NDArray[np.float64], coded: npt.NDArray[np.uint8]
-    ) -> int:
+    def wrong_bits(self, chip_values: Float, coded: npt.NDArray[np.uint8]) -> int:
         """How many coded bits an aligned read gets wrong, before correction."""
-        soft, _ = self.soft_bits(chip_values.astype(np.float32))
+        soft, _ = self.soft_bits(chip_values)
         return int(np.count_nonzero((soft > 0) != coded.astype(bool)))
 
 

@@ -33,13 +33,12 @@ from deepguard.watermark._fold import (
     search_scales,
     warp_to_reference,
 )
-from deepguard.watermark._informed import chip_sums, water_fill
+from deepguard.watermark._informed import water_fill
 from deepguard.watermark._lattice import Lattice, find_lattices
 from deepguard.watermark._tile import (
-    CHIP,
-    GRID,
     TILE,
     TileLayout,
+    chip_sums,
     layout_for,
     payload_code,
 )
@@ -198,11 +197,6 @@ def _enlarged_source(
     return residual(small), Lattice(v1, v2, lattice.strength)
 
 
-def found_shape(image: npt.NDArray[Any]) -> tuple[int, int]:
-    """The residual shape detection works on for an image array."""
-    return detection_size(image.shape[0], image.shape[1])
-
-
 def _is_grey_or_rgb(image: npt.NDArray[Any], channels: tuple[int, ...]) -> bool:
     """8-bit, and either 2-D grey or H x W x C with an accepted C."""
     if image.dtype != np.uint8:
@@ -313,7 +307,7 @@ class ImageWatermarker:
         energy = chip_sums(fold(uniform * uniform))
         marked = chip_sums(fold(residual(np.clip(y + uniform, 0.0, 255.0))))
         weights = water_fill(self._layout, signs, host, marked, energy)
-        informed = self.luma_delta(y, payload, mask=mask, weights=weights.chips)
+        informed = self.luma_delta(y, payload, mask=mask, weights=weights)
         # The gains were measured for the uniform mark; reweighting shifts
         # them a little. Keep whichever reads back with fewer wrong bits.
         after = chip_sums(fold(residual(np.clip(y + informed, 0.0, 255.0))))
@@ -357,7 +351,8 @@ class ImageWatermarker:
         found = self.detect(marked)
         if found.present and found.payload == payload:
             return
-        needed = z_for_p_value(self.fpr, self.trials(found_shape(marked)))
+        shape = detection_size(marked.shape[0], marked.shape[1])
+        needed = z_for_p_value(self.fpr, self.trials(shape))
         what = "its payload does not decode" if found.present else "it is not found"
         msg = (
             f"the mark does not read back from this image ({what}: z "
@@ -437,22 +432,20 @@ class ImageWatermarker:
         """
         scale = hit.geometry["scale_x"]
         step = 1.5 * scale / max(r.shape)
-        best = hit
+        reads = []
         for s in (scale, scale * (1 - step), scale * (1 + step)):
             lattice = Lattice((TILE * s, 0.0), (0.0, TILE * s), 0.0)
             geometry = {"scale_x": round(s, 5), "scale_y": round(s, 5), "rotation": 0.0}
             folded = fold(warp_to_reference(r, lattice))
-            candidate = _correlate(folded, self._layout, geometry)
-            if candidate.z > best.z or best is hit:
-                best = candidate if candidate.z > 0.8 * hit.z else best
-        return best
+            reads.append(_correlate(folded, self._layout, geometry))
+        best = max(reads, key=lambda read: read.z)
+        return best if best.z > 0.8 * hit.z else hit
 
     def _decide(self, hit: _Hit, trials: int) -> Detection:
         p_value = p_value_of_max(hit.z, trials)
         dy, dx = hit.shift
         aligned = np.roll(hit.folded, (-dy, -dx), axis=(0, 1))
-        chips = aligned.reshape(GRID, CHIP, GRID, CHIP).sum(axis=(1, 3))
-        soft, sigma = self._layout.soft_bits(chips)
+        soft, sigma = self._layout.soft_bits(chip_sums(aligned))
         decoded = payload_code().decode(soft)
         confidence = 0.5 * (
             1 + np.vectorize(math.erf)(np.abs(soft) / sigma / math.sqrt(2))
