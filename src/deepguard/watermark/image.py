@@ -19,7 +19,7 @@ marked.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -439,7 +439,11 @@ class ImageWatermarker:
             folded = fold(warp_to_reference(r, lattice))
             reads.append(_correlate(folded, self._layout, geometry))
         best = max(reads, key=lambda read: read.z)
-        return best if best.z > 0.8 * hit.z else hit
+        if best.z <= 0.8 * hit.z:
+            return hit
+        # The decision stays the search's: the largest z over every hypothesis
+        # tried, which is what the p-value pays for.
+        return replace(best, z=max(best.z, hit.z))
 
     def _decide(self, hit: _Hit, trials: int) -> Detection:
         p_value = p_value_of_max(hit.z, trials)
