@@ -5,7 +5,11 @@ which is exactly what a binary BCH code corrects, and ``bchlib`` is a small,
 maintained C implementation. Why soft retries: detectors know how sure they are
 of every bit, so when the hard decision fails we flip the least reliable bits
 and try again (Chase decoding); that recovers words with a few more errors than
-the code's ``t`` without lowering the bar for accepting one.
+the code's ``t`` without lowering the bar for accepting one. Codes built with
+``osd_order`` go further when Chase fails: ordered-statistics decoding (see
+``_osd``) finds the codeword nearest the soft values, and it is accepted only
+when noise would fit some codeword that well with a chance below
+``2**-osd_accept_bits``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 import bchlib
 import numpy as np
 import numpy.typing as npt
+
+from deepguard.watermark._osd import OrderedStatisticsDecoder, log2_chance_of_fit
 
 __all__ = ["BchCode", "Decoded"]
 
@@ -31,20 +37,37 @@ class Decoded:
         bits: the corrected data bits (0/1), or the raw hard decisions of the
             data positions when decoding failed.
         corrected: how many coded bits were flipped to reach the codeword.
+        method: what decoded it: "hard", "chase", "osd", or "" on failure.
     """
 
     ok: bool
     bits: Bits
     corrected: int
+    method: str = ""
 
 
 class BchCode:
     """A binary BCH code over ``data_bits`` data bits correcting ``t`` errors.
 
     Coded words are ``data_bits + ecc_bits`` long: the data first, then parity.
+
+    Args:
+        osd_order: 0 for BCH and Chase only; 1 or 2 to add ordered-statistics
+            decoding of that order when they fail.
+        osd_accept_bits: an OSD result is accepted when the chance that noise
+            fits some codeword as well is at most ``2**-osd_accept_bits``.
     """
 
-    def __init__(self, data_bits: int, t: int, m: int = 7, chase_bits: int = 5):
+    def __init__(
+        self,
+        data_bits: int,
+        t: int,
+        m: int = 7,
+        chase_bits: int = 5,
+        *,
+        osd_order: int = 0,
+        osd_accept_bits: float = 12.0,
+    ):
         if data_bits % 8:
             msg = f"data_bits must be a multiple of 8, got {data_bits}"
             raise ValueError(msg)
@@ -56,6 +79,12 @@ class BchCode:
         if data_bits + self.ecc_bits > int(self._bch.n):
             msg = f"BCH(m={m}, t={t}) cannot carry {data_bits} data bits"
             raise ValueError(msg)
+        self.osd_accept_bits = osd_accept_bits
+        self._osd = (
+            OrderedStatisticsDecoder(self._generator(), osd_order)
+            if osd_order
+            else None
+        )
 
     @property
     def coded_bits(self) -> int:
@@ -77,7 +106,8 @@ class BchCode:
         Hard decision first; if that fails, up to ``2**chase_bits`` retries
         with the least confident bits flipped. A retry is accepted only when
         the total number of flips stays within ``t + 1``, which keeps the
-        chance of "decoding" noise to a valid word small.
+        chance of "decoding" noise to a valid word small. Then, for codes with
+        ``osd_order``, the ordered-statistics search and its acceptance test.
         """
         values = np.asarray(soft, dtype=np.float64).reshape(-1)
         if values.size != self.coded_bits:
@@ -86,7 +116,7 @@ class BchCode:
         hard = (values > 0).astype(np.uint8)
         first = self._hard_decode(hard)
         if first is not None:
-            return Decoded(True, first[0], first[1])
+            return Decoded(True, first[0], first[1], "hard")
         weakest = np.argsort(np.abs(values))[: self.chase_bits]
         budget = self.t + 1
         best: tuple[Bits, int] | None = None
@@ -101,8 +131,20 @@ class BchCode:
                 if total <= budget and (best is None or total < best[1]):
                     best = (result[0], total)
             if best is not None:
-                return Decoded(True, best[0], best[1])
+                return Decoded(True, best[0], best[1], "chase")
+        if self._osd is not None:
+            codeword, discrepancy = self._osd.decode(values)
+            chance = log2_chance_of_fit(values, discrepancy, self.data_bits)
+            if chance <= -self.osd_accept_bits:
+                flips = int(np.count_nonzero(codeword != hard))
+                return Decoded(True, codeword[: self.data_bits], flips, "osd")
         return Decoded(False, hard[: self.data_bits], 0)
+
+    def _generator(self) -> Bits:
+        """The code's systematic generator matrix: the codewords of unit data."""
+        return np.stack(
+            [self.encode(row) for row in np.eye(self.data_bits, dtype=np.uint8)]
+        )
 
     def _hard_decode(self, word: Bits) -> tuple[Bits, int] | None:
         data = bytearray(np.packbits(word[: self.data_bits]).tobytes())

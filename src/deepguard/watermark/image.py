@@ -50,6 +50,7 @@ from deepguard.watermark.base import (
     p_value_of_max,
     z_for_p_value,
 )
+from deepguard.watermark.ecc import Decoded
 from deepguard.watermark.payload import Payload
 
 __all__ = ["METHOD", "MIN_DETECT_SIDE", "MIN_EMBED_SIDE", "ImageWatermarker"]
@@ -450,18 +451,25 @@ class ImageWatermarker:
         dy, dx = hit.shift
         aligned = np.roll(hit.folded, (-dy, -dx), axis=(0, 1))
         soft, sigma = self._layout.soft_bits(chip_sums(aligned))
-        decoded = payload_code().decode(soft)
         confidence = 0.5 * (
             1 + np.vectorize(math.erf)(np.abs(soft) / sigma / math.sqrt(2))
         )
         present = p_value <= self.fpr
         raw_bits = (soft[:64] > 0).astype(np.uint8)
+        # Only a present mark has a payload to decode; decoding noise would
+        # only spend time (and the soft search is the slow part).
+        decoded = (
+            payload_code().decode(soft)
+            if present
+            else Decoded(ok=False, bits=raw_bits, corrected=0)
+        )
         details: dict[str, Any] = {
             **hit.geometry,
             "mirrored": hit.mirrored,
             "shift": [int(dx), int(dy)],
             "ecc_ok": decoded.ok,
             "ecc_corrected": decoded.corrected,
+            "ecc_method": decoded.method,
             "raw_bits": raw_bits.tolist(),
             "key": self.key.fingerprint,
         }
