@@ -247,8 +247,9 @@ def test_shared_photo_round_trip(
     """
     original = load(shared_data / name)
     if not ((original > 0) & (original < 255)).any():
-        # A bilevel scan (TUSCANY.TIF): every pixel would clip.
-        with pytest.raises(CannotCarryMark, match="saturated"):
+        # A bilevel scan (TUSCANY.TIF): only the inward half of the mark
+        # survives the clip, and the text's edges drown it.
+        with pytest.raises(CannotCarryMark, match="does not read back"):
             wm.embed(original, PAYLOAD)
         return
     if min(original.shape[:2]) < 128:
@@ -589,9 +590,20 @@ def test_embed_refuses_other_arrays(wm: ImageWatermarker, image: RGB) -> None:
 
 
 @pytest.mark.parametrize("value", [0, 255])
-def test_saturated_images_cannot_carry_a_mark(wm: ImageWatermarker, value: int) -> None:
-    with pytest.raises(CannotCarryMark, match="saturated"):
-        wm.embed(np.full((300, 400, 3), value, np.uint8), PAYLOAD)
+def test_black_and_white_images_carry_the_inward_half(
+    wm: ImageWatermarker, value: int
+) -> None:
+    """White gets only darker chips and black only lighter ones, at full PSNR.
+
+    A product shot on a white background is mostly 255; the clip removes the
+    half of the mark that points outwards, and the budget is spent on the rest.
+    """
+    flat = np.full((300, 400, 3), value, np.uint8)
+    marked = wm.embed(flat, PAYLOAD)
+    change = marked.astype(np.int16) - flat
+    assert (change <= 0).all() if value == 255 else (change >= 0).all()
+    assert 42.0 <= psnr(flat, marked) <= 43.0
+    assert_decodes(wm.detect(marked))
 
 
 def test_flat_images_are_undetectable_but_can_be_marked(wm: ImageWatermarker) -> None:
