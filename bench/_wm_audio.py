@@ -42,7 +42,6 @@ os.environ.update(
 )
 
 import argparse
-import io
 import json
 import math
 import shutil
@@ -53,7 +52,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +82,7 @@ from deepguard.watermark.base import WatermarkKey
 from deepguard.watermark.payload import Payload
 
 sys.path.insert(0, str(REPO / "tests"))
-from media_factory import chords
+from media_factory import chords, swr, through_codec
 
 Samples = npt.NDArray[np.float32]
 VOICES = (
@@ -198,59 +196,13 @@ def corpus(quick: bool) -> list[Clip]:
 # --- attacks ---------------------------------------------------------------------
 
 
-def swr(x: Samples, src: int, dst: int) -> Samples:
-    """FFmpeg's resampler, as a platform would resample."""
-    layout = "stereo" if x.shape[1] == 2 else "mono"
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=dst)
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(x.T), format="fltp", layout=layout
-    )
-    frame.sample_rate = src
-    parts = [o.to_ndarray() for o in resampler.resample(frame)]
-    parts += [o.to_ndarray() for o in resampler.resample(None)]
-    return np.concatenate(parts, axis=1).T.astype(np.float32)
-
-
 def codec(label: str, name: str, fmt: str, bit_rate: int, codec_rate: int) -> Attack:
     """Encode at 44.1 kHz (Opus: 48 kHz) as a platform would, decode at 44.1 kHz."""
 
     def run(x: Samples, rate: int, rng: np.random.Generator) -> tuple[Samples, int]:
         if rate != 44_100:
             x, rate = swr(x, rate, 44_100), 44_100
-        layout = "stereo" if x.shape[1] == 2 else "mono"
-        buf = io.BytesIO()
-        with av.open(buf, "w", format=fmt) as out:
-            stream = out.add_stream(name, rate=codec_rate)
-            stream.layout = layout
-            stream.bit_rate = bit_rate
-            out.start_encoding()
-            convert = av.AudioResampler(
-                format=stream.format.name,
-                layout=layout,
-                rate=codec_rate,
-                frame_size=stream.codec_context.frame_size or None,
-            )
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(x.T), format="fltp", layout=layout
-            )
-            frame.sample_rate = rate
-            pts = 0
-            for piece in [*convert.resample(frame), *convert.resample(None)]:
-                piece.pts, piece.time_base = pts, Fraction(1, codec_rate)
-                pts += piece.samples
-                for packet in stream.encode(piece):
-                    out.mux(packet)
-            for packet in stream.encode(None):
-                out.mux(packet)
-        buf.seek(0)
-        with av.open(buf) as container:
-            back = av.AudioResampler(format="fltp", layout=layout, rate=44_100)
-            parts = []
-            for frame_in in container.decode(audio=0):
-                frame_in.pts = None
-                parts += [o.to_ndarray() for o in back.resample(frame_in)]
-            parts += [o.to_ndarray() for o in back.resample(None)]
-        return np.concatenate(parts, axis=1).T.astype(np.float32), 44_100
+        return through_codec(x, rate, name, fmt, bit_rate, codec_rate), 44_100
 
     return Attack(f"{label} {bit_rate // 1000}k", run)
 

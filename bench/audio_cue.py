@@ -35,7 +35,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,7 @@ VOICES = SHARED_DATA / "voices" / "librispeech_test-other"
 SR = 16_000
 
 sys.path.insert(0, str(REPO / "tests"))
-from media_factory import chords  # noqa: E402
+from media_factory import chords, encode_samples  # noqa: E402
 
 MATCH_S = 0.1  # a hit within this of the true onset counts as found
 Signal = npt.NDArray[np.float32]
@@ -138,26 +137,7 @@ def through_codec(signal: Signal, codec: Codec, workdir: Path) -> Signal:
         if codec.bit_rate:
             stream.bit_rate = codec.bit_rate
         out.start_encoding()
-        # The resampler also cuts the frames the encoder needs (AAC: 1024).
-        resampler = av.AudioResampler(
-            format=stream.format.name,
-            layout="mono",
-            rate=codec.rate,
-            frame_size=stream.codec_context.frame_size or None,
-        )
-        frame = av.AudioFrame.from_ndarray(
-            signal.reshape(1, -1), format="flt", layout="mono"
-        )
-        frame.sample_rate = SR
-        written = 0
-        for converted in [*resampler.resample(frame), *resampler.resample(None)]:
-            converted.pts = written
-            converted.time_base = Fraction(1, codec.rate)
-            written += converted.samples
-            for packet in stream.encode(converted):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        encode_samples(out, stream, signal.reshape(-1, 1), SR, "mono")
     return decode(path)
 
 

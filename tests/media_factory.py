@@ -211,3 +211,72 @@ def chords(seconds: float, seed: int, rate: int = 16_000) -> npt.NDArray[np.floa
         pos += n
     scaled: npt.NDArray[np.float64] = 0.5 * out / np.abs(out).max()
     return scaled
+
+
+Samples = npt.NDArray[np.float32]
+"""Audio as (samples, channels) float32."""
+
+
+def through_codec(
+    x: Samples, rate: int, codec: str, fmt: str, bit_rate: int, codec_rate: int
+) -> Samples:
+    """Encode ``x`` with PyAV in memory and decode it back at ``rate``."""
+    layout = "stereo" if x.shape[1] == 2 else "mono"
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=codec_rate)
+        stream.layout = layout
+        stream.bit_rate = bit_rate
+        out.start_encoding()
+        encode_samples(out, stream, x, rate, layout)
+    buf.seek(0)
+    with av.open(buf) as container:
+        back = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        parts = []
+        for frame in container.decode(audio=0):
+            frame.pts = None
+            parts += [o.to_ndarray() for o in back.resample(frame)]
+        parts += [o.to_ndarray() for o in back.resample(None)]
+    return np.concatenate(parts, axis=1).T.astype(np.float32)
+
+
+def encode_samples(
+    out: av.container.OutputContainer,
+    stream: av.AudioStream,
+    x: Samples,
+    rate: int,
+    layout: str,
+) -> None:
+    """Encode ``x`` (samples x channels at ``rate``) into ``stream``."""
+    convert = av.AudioResampler(
+        format=stream.format.name,
+        layout=layout,
+        rate=stream.rate,
+        frame_size=stream.codec_context.frame_size or None,
+    )
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(x.T), format="fltp", layout=layout
+    )
+    frame.sample_rate = rate
+    pts = 0
+    for piece in [*convert.resample(frame), *convert.resample(None)]:
+        piece.pts = pts
+        piece.time_base = Fraction(1, stream.rate)
+        pts += piece.samples
+        for packet in stream.encode(piece):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+
+
+def swr(x: Samples, src: int, dst: int) -> Samples:
+    """FFmpeg's resampler (libswresample), as a platform would resample."""
+    layout = "stereo" if x.shape[1] == 2 else "mono"
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=dst)
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(x.T), format="fltp", layout=layout
+    )
+    frame.sample_rate = src
+    parts = [o.to_ndarray() for o in resampler.resample(frame)]
+    parts += [o.to_ndarray() for o in resampler.resample(None)]
+    return np.concatenate(parts, axis=1).T.astype(np.float32)

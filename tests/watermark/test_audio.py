@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ from deepguard.watermark._audio_dsp import resample
 from deepguard.watermark.audio import AudioWatermarker
 from deepguard.watermark.base import Status, WatermarkKey
 from deepguard.watermark.payload import Payload
-from media_factory import chords, write_video
+from media_factory import chords, encode_samples, swr, through_codec, write_video
 
 Samples = npt.NDArray[np.float32]
 PAYLOAD = Payload.for_content("001191440300708461136T1XGW3", "audio-test-1")
@@ -63,51 +61,6 @@ def librispeech(shared_data: Path, speaker: int, seconds: float) -> Samples:
     return np.concatenate(parts)[: round(seconds * SPEECH_RATE), None]
 
 
-def through_codec(
-    x: Samples, rate: int, codec: str, fmt: str, bit_rate: int, codec_rate: int
-) -> Samples:
-    """Encode ``x`` with PyAV in memory and decode it back at ``rate``."""
-    layout = "stereo" if x.shape[1] == 2 else "mono"
-    buf = io.BytesIO()
-    with av.open(buf, "w", format=fmt) as out:
-        stream = out.add_stream(codec, rate=codec_rate)
-        stream.layout = layout
-        stream.bit_rate = bit_rate
-        out.start_encoding()
-        _encode(out, stream, x, rate, layout)
-    buf.seek(0)
-    with av.open(buf) as container:
-        back = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        parts = []
-        for frame in container.decode(audio=0):
-            frame.pts = None
-            parts += [o.to_ndarray() for o in back.resample(frame)]
-        parts += [o.to_ndarray() for o in back.resample(None)]
-    return np.concatenate(parts, axis=1).T.astype(np.float32)
-
-
-def _encode(out: Any, stream: Any, x: Samples, rate: int, layout: str) -> None:
-    convert = av.AudioResampler(
-        format=stream.format.name,
-        layout=layout,
-        rate=stream.rate,
-        frame_size=stream.codec_context.frame_size or None,
-    )
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(x.T), format="fltp", layout=layout
-    )
-    frame.sample_rate = rate
-    pts = 0
-    for piece in [*convert.resample(frame), *convert.resample(None)]:
-        piece.pts = pts
-        piece.time_base = Fraction(1, stream.rate)
-        pts += piece.samples
-        for packet in stream.encode(piece):
-            out.mux(packet)
-    for packet in stream.encode(None):
-        out.mux(packet)
-
-
 def write_file(
     path: Path,
     x: Samples,
@@ -127,21 +80,8 @@ def write_file(
         if bit_rate:
             stream.bit_rate = bit_rate
         out.start_encoding()
-        _encode(out, stream, x, rate, layout)
+        encode_samples(out, stream, x, rate, layout)
     return path
-
-
-def swr(x: Samples, src: int, dst: int) -> Samples:
-    """FFmpeg's resampler (libswresample), as a platform would resample."""
-    layout = "stereo" if x.shape[1] == 2 else "mono"
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=dst)
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(x.T), format="fltp", layout=layout
-    )
-    frame.sample_rate = src
-    parts = [o.to_ndarray() for o in resampler.resample(frame)]
-    parts += [o.to_ndarray() for o in resampler.resample(None)]
-    return np.concatenate(parts, axis=1).T.astype(np.float32)
 
 
 def white_noise(x: Samples, snr_db: float, seed: int = 0) -> Samples:
