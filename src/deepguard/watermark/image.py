@@ -205,6 +205,16 @@ def _enlarged_source(
     return residual(small), Lattice(v1, v2, lattice.strength)
 
 
+def _rounded(y: Float) -> Float:
+    """Luma as the 8-bit image will hold it: rounded and clipped.
+
+    Embedding measures its own mark with the detector's front end, which
+    reads 8-bit pixels. Fractional values would mislead it: on a white page
+    a change of -0.4 survives as a float but rounds away in the file.
+    """
+    return np.asarray(np.clip(np.rint(y), 0.0, 255.0), np.float32)
+
+
 def _is_grey_or_rgb(image: npt.NDArray[Any], channels: tuple[int, ...]) -> bool:
     """8-bit, and either 2-D grey or H x W x C with an accepted C."""
     if image.dtype != np.uint8:
@@ -327,12 +337,12 @@ class ImageWatermarker:
         signs = self._layout.chip_grid(coded).astype(np.float64)
         host = chip_sums(fold(residual(y)))
         energy = chip_sums(fold(uniform * uniform))
-        marked = chip_sums(fold(residual(np.clip(y + uniform, 0.0, 255.0))))
+        marked = chip_sums(fold(residual(_rounded(y + uniform))))
         weights = water_fill(self._layout, signs, host, marked, energy)
         informed = self.luma_delta(y, payload, mask=mask, weights=weights)
         # The gains were measured for the uniform mark; reweighting shifts
         # them a little. Keep whichever reads back with fewer wrong bits.
-        after = chip_sums(fold(residual(np.clip(y + informed, 0.0, 255.0))))
+        after = chip_sums(fold(residual(_rounded(y + informed))))
         wrong = self._layout.wrong_bits
         return informed if wrong(after, coded) <= wrong(marked, coded) else uniform
 
