@@ -52,10 +52,6 @@ class OrderedStatisticsDecoder:
         self._pairs = np.triu_indices(k, 1) if order >= 2 else None
 
     @property
-    def k(self) -> int:
-        return int(self.generator.shape[0])
-
-    @property
     def n(self) -> int:
         return int(self.generator.shape[1])
 
@@ -71,13 +67,13 @@ class OrderedStatisticsDecoder:
         order = np.argsort(-reliability, kind="stable")
         rows, pivots = _reduce(self.generator[:, order])
         received = hard[order]
-        base = (received[pivots].astype(np.int64) @ rows) % 2
-        candidates = [base[None, :].astype(np.uint8)]
+        base = ((received[pivots].astype(np.int64) @ rows) % 2).astype(np.uint8)
+        candidates = [base[None, :]]
         if self.order >= 1:
-            candidates.append(base[None, :].astype(np.uint8) ^ rows)
+            candidates.append(base ^ rows)
         if self._pairs is not None:
             i, j = self._pairs
-            candidates.append(base[None, :].astype(np.uint8) ^ rows[i] ^ rows[j])
+            candidates.append(base ^ rows[i] ^ rows[j])
         words = np.concatenate(candidates)
         discrepancy = (words != received[None, :]) @ reliability[order]
         best = int(np.argmin(discrepancy))

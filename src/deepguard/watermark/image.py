@@ -296,11 +296,10 @@ class ImageWatermarker:
             pattern = np.asarray(
                 cv2.resize(pattern, (w, h), interpolation=cv2.INTER_LINEAR), np.float32
             )
+        # The mask is at least 0.5 everywhere (black and white keep half),
+        # so the power is never zero.
         delta = mask * pattern
         power = float(np.mean(delta * delta))
-        if power <= 1e-12:
-            msg = "the image is saturated everywhere and cannot carry a mark"
-            raise CannotCarryMark(msg)
         target = 255.0**2 / 10 ** (self.psnr_db / 10)
         delta *= math.sqrt(target / power)
         # Where the picture is black or white only the inward half of the
@@ -356,9 +355,9 @@ class ImageWatermarker:
         never believe an output carries a mark that nobody can find.
 
         Raises:
-            CannotCarryMark: the image is smaller than one tile, saturated, or
-                its mark does not read back (too flat, too small, or texture
-                finer than the mark).
+            CannotCarryMark: the image is smaller than one tile, or its mark
+                does not read back (too flat, too small, or texture finer
+                than the mark).
         """
         image = np.asarray(rgb)
         if not _is_grey_or_rgb(image, channels=(3,)):
