@@ -92,21 +92,10 @@ def _encode_tone(
     layout: str = "mono",
 ) -> None:
     """Encode a 440 Hz tone, the same in every channel of ``layout``."""
-    n = int(seconds * rate)
-    t = np.arange(n) / rate
-    samples = (0.3 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
+    t = np.arange(int(seconds * rate)) / rate
+    tone = (0.3 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
     channels = av.AudioLayout(layout).nb_channels
-    chunk = 1024
-    for start in range(0, n, chunk):
-        block = np.tile(samples[start : start + chunk], (channels, 1))
-        frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
-        frame.sample_rate = rate
-        frame.pts = start
-        frame.time_base = Fraction(1, rate)
-        for packet in stream.encode(frame):
-            out.mux(packet)
-    for packet in stream.encode():
-        out.mux(packet)
+    encode_samples(out, stream, np.tile(tone[:, None], (1, channels)), rate, layout)
 
 
 def write_audio(
