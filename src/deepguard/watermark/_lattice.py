@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from deepguard.watermark._tile import TILE
 
-__all__ = ["Lattice", "autocorrelation", "find_lattices"]
+__all__ = ["Lattice", "autocorrelation", "find_lattices", "taper"]
 
 Float = npt.NDArray[np.float32]
 
@@ -66,7 +66,7 @@ def autocorrelation(residual: Float) -> tuple[Float, int, int]:
     # taper stops the wrap-around edge from adding ridges of its own.
     flat = residual - residual.mean(axis=0, keepdims=True)
     flat -= flat.mean(axis=1, keepdims=True)
-    padded[:h, :w] = flat * _taper(h, w)
+    padded[:h, :w] = flat * taper(h, w)
     spectrum = cv2.dft(padded, flags=cv2.DFT_COMPLEX_OUTPUT)
     power = spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2
     power_c = np.dstack([power, np.zeros_like(power)])
@@ -77,7 +77,7 @@ def autocorrelation(residual: Float) -> tuple[Float, int, int]:
     return (acf / zero).astype(np.float32), cy, cx
 
 
-def _taper(h: int, w: int, edge: int = 16) -> Float:
+def taper(h: int, w: int, edge: int = 16) -> Float:
     """A window that is 1 inside and falls smoothly to 0 over ``edge`` pixels."""
 
     def ramp(n: int) -> npt.NDArray[np.float32]:

@@ -9,11 +9,13 @@ clipping that can cost a few tenths), whatever the content.
 Detection folds the image residual onto one tile period and correlates it with
 the sync chips, first as the image is, then after undoing the geometry that
 the residual's autocorrelation reveals (rescaling, aspect change, rotation),
-each time in both mirror orientations. Its score is a z-statistic measured
-against the correlation surface itself, and its p-value pays for every shift,
-orientation and geometry tried, so the threshold means what it says: at the
-default ``fpr`` of 1e-6 at most one unmarked image in a million is called
-marked.
+and last at the best geometries of a template search over rescales, small
+rotations and stretches (``_template_search``), each time in both mirror
+orientations. Its score is a z-statistic measured against the correlation
+surface itself, and its p-value pays for every shift, orientation and
+geometry tried (the search's whole grid included), so the threshold means
+what it says: at the default ``fpr`` of 1e-6 at most one unmarked image in a
+million is called marked.
 """
 
 from __future__ import annotations
@@ -27,14 +29,10 @@ import numpy as np
 import numpy.typing as npt
 
 from deepguard.errors import CannotCarryMark
-from deepguard.watermark._fold import (
-    fold,
-    fold_scaled,
-    search_scales,
-    warp_to_reference,
-)
+from deepguard.watermark._fold import fold, warp_to_reference
 from deepguard.watermark._informed import water_fill
 from deepguard.watermark._lattice import Lattice, find_lattices
+from deepguard.watermark._template_search import TemplateSearch, search_grid
 from deepguard.watermark._tile import (
     TILE,
     TileLayout,
@@ -66,7 +64,13 @@ _ORIENTATIONS = 2  # as is, mirrored
 _LATTICES = 3
 _MAX_DETECT_PIXELS = 1920 * 1088
 _MAX_INFORMED_PIXELS = 1280 * 720
-_REFINEMENTS = 3
+_MAX_SEARCH_PIXELS = 1440 * 1080
+"""Above this (a 1080p frame) the template search is skipped: it would
+double the time an unmarked frame takes, and frames that large hold enough
+tiles for the autocorrelation to find their geometry."""
+_SEARCH_SHARE = 0.25
+"""The part of the false-positive budget spent on the template search."""
+_SEARCH_READS = 3
 
 
 def luma(rgb: npt.NDArray[Any]) -> Float:
@@ -163,6 +167,7 @@ class _Hit:
     mirrored: bool
     folded: Float
     geometry: dict[str, float]
+    p_value: float = 1.0
 
 
 def _correlate(folded: Float, layout: TileLayout, geometry: dict[str, float]) -> _Hit:
@@ -215,6 +220,16 @@ def _rounded(y: Float) -> Float:
     return np.asarray(np.clip(np.rint(y), 0.0, 255.0), np.float32)
 
 
+def _p(hit: _Hit) -> tuple[float, float]:
+    """Order of preference between hits: the smaller p-value, then larger z."""
+    return hit.p_value, -hit.z
+
+
+def _searched(shape: tuple[int, int]) -> bool:
+    """Whether a residual of this shape gets the template search."""
+    return shape[0] * shape[1] <= _MAX_SEARCH_PIXELS
+
+
 def _is_grey_or_rgb(image: npt.NDArray[Any], channels: tuple[int, ...]) -> bool:
     """8-bit, and either 2-D grey or H x W x C with an accepted C."""
     if image.dtype != np.uint8:
@@ -245,6 +260,7 @@ class ImageWatermarker:
         self.fpr = fpr
         self.psnr_db = psnr_db
         self._layout = layout_for(self.key)
+        self._search = TemplateSearch(self._layout)
         self._patterns: dict[tuple[Payload, int, int], Float] = {}
 
     # -- embedding -----------------------------------------------------------
@@ -382,8 +398,7 @@ class ImageWatermarker:
         found = self.detect(marked)
         if found.present and found.payload == payload:
             return
-        shape = detection_size(marked.shape[0], marked.shape[1])
-        needed = z_for_p_value(self.fpr, self.trials(shape))
+        needed = self.threshold(detection_size(marked.shape[0], marked.shape[1]))
         what = "its payload does not decode" if found.present else "it is not found"
         msg = (
             f"the mark does not read back from this image ({what}: z "
@@ -394,14 +409,23 @@ class ImageWatermarker:
 
     # -- detection -----------------------------------------------------------
 
-    def trials(self, shape: tuple[int, int] | None = None) -> int:
+    def trials(self, shape: tuple[int, int] | None = None) -> tuple[int, int]:
         """Hypotheses one detection tests: shifts x orientations x geometries.
 
-        ``shape`` is the residual's; small ones also pay for the scale search.
+        Two counts: the direct reads (as is, and the autocorrelation's
+        lattices) and the template search's grid, 0 where the residual of
+        ``shape`` is not searched.
         """
-        scales = len(search_scales(shape)) if shape is not None else 0
-        refinements = _REFINEMENTS if scales else 0
-        return TILE * TILE * _ORIENTATIONS * (1 + _LATTICES + scales + refinements)
+        direct = TILE * TILE * _ORIENTATIONS * (1 + _LATTICES)
+        if shape is None or not _searched(shape):
+            return direct, 0
+        return direct, TILE * TILE * _ORIENTATIONS * len(search_grid(max(shape)))
+
+    def threshold(self, shape: tuple[int, int]) -> float:
+        """The z a direct read of a residual of ``shape`` needs to be found."""
+        direct, searched = self.trials(shape)
+        share = 1.0 - _SEARCH_SHARE if searched else 1.0
+        return z_for_p_value(self.fpr * share, direct)
 
     def detect(self, rgb: npt.NDArray[Any]) -> Detection:
         """Whether ``rgb`` carries this key's mark, and its payload."""
@@ -426,58 +450,37 @@ class ImageWatermarker:
 
     def detect_residual(self, r: Float, *, y: Float | None = None) -> Detection:
         """Detection from a residual (or an average of frame residuals)."""
-        trials = self.trials(r.shape)
+        direct, searched = self.trials(r.shape)
+        direct_share = 1.0 - _SEARCH_SHARE if searched else 1.0
 
-        def found(h: _Hit) -> bool:
-            return p_value_of_max(h.z, trials) <= self.fpr
+        def scored(hit: _Hit, trials: int, share: float) -> _Hit:
+            p = min(1.0, p_value_of_max(hit.z, trials) / share)
+            return replace(hit, p_value=p)
 
-        hit = _correlate(
-            fold(r), self._layout, {"scale_x": 1.0, "scale_y": 1.0, "rotation": 0.0}
-        )
-        if not found(hit):
+        def read(lattice: Lattice, trials: int, share: float) -> _Hit:
+            warped = warp_to_reference(*_enlarged_source(r, y, lattice))
+            hit = _correlate(fold(warped), self._layout, lattice.describe())
+            return scored(hit, trials, share)
+
+        identity = {"scale_x": 1.0, "scale_y": 1.0, "rotation": 0.0}
+        hit = scored(_correlate(fold(r), self._layout, identity), direct, direct_share)
+        if hit.p_value > self.fpr:
             for lattice in find_lattices(r, limit=_LATTICES):
-                geometry = lattice.describe()
-                warped = warp_to_reference(*_enlarged_source(r, y, lattice))
-                candidate = _correlate(fold(warped), self._layout, geometry)
-                if candidate.z > hit.z:
-                    hit = candidate
-                if found(hit):
+                hit = min(hit, read(lattice, direct, direct_share), key=_p)
+                if hit.p_value <= self.fpr:
                     break
-        if not found(hit):
-            for scale in search_scales(r.shape):
-                geometry = {"scale_x": scale, "scale_y": scale, "rotation": 0.0}
-                candidate = _correlate(fold_scaled(r, scale), self._layout, geometry)
-                if candidate.z > hit.z:
-                    hit = candidate
-                if found(hit):
-                    hit = self._refine_scale(r, hit)
+        if hit.p_value > self.fpr and searched:
+            # Every grid point is paid for, not just the few read exactly: the
+            # reads are the best of the grid, so the largest of them is at
+            # most the largest over the grid.
+            for candidate in self._search.candidates(r, limit=_SEARCH_READS):
+                hit = min(hit, read(candidate.lattice, searched, _SEARCH_SHARE), key=_p)
+                if hit.p_value <= self.fpr:
                     break
-        return self._decide(hit, trials)
+        return self._decide(hit)
 
-    def _refine_scale(self, r: Float, hit: _Hit) -> _Hit:
-        """The found scale, re-read from an interpolated warp for decoding.
-
-        Binning (``fold_scaled``) finds the scale; its empty bins cost the
-        data chips more than the sync search, so the payload is read from a
-        properly resampled residual, at the scale and half a step either side.
-        """
-        scale = hit.geometry["scale_x"]
-        step = 1.5 * scale / max(r.shape)
-        reads = []
-        for s in (scale, scale * (1 - step), scale * (1 + step)):
-            lattice = Lattice((TILE * s, 0.0), (0.0, TILE * s), 0.0)
-            geometry = {"scale_x": round(s, 5), "scale_y": round(s, 5), "rotation": 0.0}
-            folded = fold(warp_to_reference(r, lattice))
-            reads.append(_correlate(folded, self._layout, geometry))
-        best = max(reads, key=lambda read: read.z)
-        if best.z <= 0.8 * hit.z:
-            return hit
-        # The decision stays the search's: the largest z over every hypothesis
-        # tried, which is what the p-value pays for.
-        return replace(best, z=max(best.z, hit.z))
-
-    def _decide(self, hit: _Hit, trials: int) -> Detection:
-        p_value = p_value_of_max(hit.z, trials)
+    def _decide(self, hit: _Hit) -> Detection:
+        p_value = hit.p_value
         dy, dx = hit.shift
         aligned = np.roll(hit.folded, (-dy, -dx), axis=(0, 1))
         soft, sigma = self._layout.soft_bits(chip_sums(aligned))
